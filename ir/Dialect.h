@@ -1,0 +1,42 @@
+//===- Dialect.h - The kiln dialect -----------------------------*- C++ -*-===//
+#ifndef KILN_IR_DIALECT_H
+#define KILN_IR_DIALECT_H
+
+#include "ir/Scalar.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace kiln::ref {
+class EvalContext;
+class Tensor;
+} // namespace kiln::ref
+
+#include "ir/KilnEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "ir/KilnAttrs.h.inc"
+
+#include "ir/KilnDialect.h.inc"
+#include "ir/KilnInterfaces.h.inc"
+
+namespace kiln {
+/// Gives an op a static fusion class, which the default implementation of
+/// FusionOpInterface::getFusionClass returns.
+template <FusionClass C> struct HasFusionClass {
+  template <typename ConcreteType>
+  class Impl : public mlir::OpTrait::TraitBase<ConcreteType, Impl> {
+  public:
+    static FusionClass getStaticFusionClass() { return C; }
+  };
+};
+} // namespace kiln
+
+#define GET_OP_CLASSES
+#include "ir/KilnOps.h.inc"
+
+#endif // KILN_IR_DIALECT_H

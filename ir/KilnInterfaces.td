@@ -1,0 +1,63 @@
+//===- KilnInterfaces.td - Per-op behaviour of kiln ops -*- tablegen -*-===//
+//
+// Passes reach per-op behaviour only through these interfaces, never by
+// switching over op names: adding an op means implementing them beside it.
+
+#ifndef KILN_INTERFACES_TD
+#define KILN_INTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def Kiln_GradientOpInterface : OpInterface<"GradientOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    The reverse-mode rule of a differentiable op: given the adjoints of the
+    op's results (null where a result has no adjoint), build the adjoints of
+    its operands at the builder's insertion point. Operands that are not
+    differentiable (labels, indices, seeds) get a null value.
+
+    Implemented by `--kiln-autodiff`'s issue; declared here so that the op
+    set and its contract are fixed together.
+  }];
+  let methods = [
+    InterfaceMethod<
+      "Appends one adjoint (or a null Value) per operand to `operandGrads`.",
+      "::llvm::LogicalResult", "buildGradients",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::mlir::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
+def Kiln_FusionOpInterface : OpInterface<"FusionOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    How `--kiln-fuse` may treat the op: elementwise and broadcast ops fuse
+    freely, reductions take an elementwise prologue and epilogue, injective
+    ops (reshape, transpose, slice, ...) fuse as index maps, composites keep
+    their own kernels, library ops become cuBLASLt/cuDNN calls.
+  }];
+  let methods = [
+    InterfaceMethod<"Returns the fusion class of this op.",
+      "::kiln::FusionClass", "getFusionClass", (ins), [{}],
+      [{ return ConcreteOp::getStaticFusionClass(); }]>,
+  ];
+}
+
+def Kiln_ReferenceOpInterface : OpInterface<"ReferenceOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    Reference semantics: evaluates the op on host tensors. This is the
+    numeric oracle of every later test (see ir/Reference.h).
+  }];
+  let methods = [
+    InterfaceMethod<
+      "Computes the results from the operands; reports errors on the op.",
+      "::llvm::LogicalResult", "evaluate",
+      (ins "::kiln::ref::EvalContext &":$ctx,
+           "::llvm::ArrayRef<const ::kiln::ref::Tensor *>":$operands,
+           "::llvm::SmallVectorImpl<::kiln::ref::Tensor> &":$results)>,
+  ];
+}
+
+#endif // KILN_INTERFACES_TD

@@ -1,0 +1,83 @@
+//===- VerifyModel.cpp - --kiln-verify-model ------------------------------===//
+//
+// 1. Find exactly one func.func @forward.
+// 2. Every argument has a unique `kiln.name` and a `kiln.role`; parameters
+//    have a `kiln.init`, and `kiln.init_args` only as f64 arrays.
+// 3. At most one result has `kiln.loss`, and it is a 0-d float tensor;
+//    every result has a unique `kiln.name`.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_KILNVERIFYMODEL
+#include "passes/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+
+namespace {
+struct VerifyModelPass
+    : public kiln::impl::KilnVerifyModelBase<VerifyModelPass> {
+  void runOnOperation() override {
+    auto forward = getOperation().lookupSymbol<func::FuncOp>("forward");
+    if (!forward) {
+      getOperation().emitError("expected a func.func @forward in the model module");
+      return signalPassFailure();
+    }
+    if (failed(verifyForward(forward)))
+      signalPassFailure();
+  }
+
+  LogicalResult verifyForward(func::FuncOp fn) {
+    llvm::StringSet<> names;
+    for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i) {
+      auto name = fn.getArgAttrOfType<StringAttr>(i, "kiln.name");
+      if (!name || name.getValue().empty())
+        return fn.emitError("argument #") << i << " has no kiln.name";
+      if (!names.insert(name.getValue()).second)
+        return fn.emitError("argument #")
+               << i << " reuses the name '" << name.getValue() << "'";
+      auto role = fn.getArgAttrOfType<kiln::ArgRoleAttr>(i, "kiln.role");
+      if (!role)
+        return fn.emitError("argument '")
+               << name.getValue()
+               << "' has no kiln.role (expected #kiln<role input> or #kiln<role param>)";
+      bool isParam = role.getValue() == kiln::ArgRole::param;
+      bool hasInit = fn.getArgAttrOfType<kiln::InitKindAttr>(i, "kiln.init") != nullptr;
+      if (isParam && !hasInit)
+        return fn.emitError("parameter '") << name.getValue() << "' has no kiln.init";
+      if (!isParam && hasInit)
+        return fn.emitError("input '") << name.getValue()
+                                       << "' has a kiln.init; only parameters do";
+      Attribute args = fn.getArgAttr(i, "kiln.init_args");
+      if (args && !isa<DenseF64ArrayAttr>(args))
+        return fn.emitError("parameter '")
+               << name.getValue() << "' has kiln.init_args " << args
+               << ", expected an array<f64: ...>";
+    }
+    llvm::StringSet<> resultNames;
+    int losses = 0;
+    for (unsigned i = 0, e = fn.getNumResults(); i < e; ++i) {
+      auto name = fn.getResultAttrOfType<StringAttr>(i, "kiln.name");
+      if (!name || name.getValue().empty())
+        return fn.emitError("result #") << i << " has no kiln.name";
+      if (!resultNames.insert(name.getValue()).second)
+        return fn.emitError("result #")
+               << i << " reuses the name '" << name.getValue() << "'";
+      if (!fn.getResultAttr(i, "kiln.loss"))
+        continue;
+      auto type = cast<RankedTensorType>(fn.getResultTypes()[i]);
+      if (type.getRank() != 0 || !isa<FloatType>(type.getElementType()))
+        return fn.emitError("the loss '")
+               << name.getValue() << "' must be a 0-d float tensor, found " << type;
+      if (++losses > 1)
+        return fn.emitError("more than one result is marked kiln.loss");
+    }
+    return success();
+  }
+};
+} // namespace
