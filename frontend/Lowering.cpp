@@ -1154,6 +1154,8 @@ bool Elaborator::exec(const StmtList &stmts,
       auto type = evalType(s.type, *scope);
       if (!type) {
         ok = false;
+        if (!scope->vars.count(s.names[0]))
+          bind(*scope, s.names[0], s.nameRanges[0], Val::poison(), true);
         break;
       }
       Value arg = entry->insertArgument(unsigned(inputNames.size()), *type,
@@ -1168,7 +1170,12 @@ bool Elaborator::exec(const StmtList &stmts,
         misplaced("at model or block level, not inside fn");
         break;
       }
-      ok &= declareParam(s, scope, pathPrefix);
+      if (!declareParam(s, scope, pathPrefix)) {
+        ok = false;
+        // Later uses of the name stay quiet.
+        if (!scope->vars.count(s.names[0]))
+          bind(*scope, s.names[0], s.nameRanges[0], Val::poison(), true);
+      }
       break;
     case Stmt::Block: {
       if (context == StmtContext::Fn) {
