@@ -326,12 +326,14 @@ def Kiln_ConcatOp : Kiln_Op<"concat", "injective", [InferTypeOpAdaptor]> {
   let summary = "concatenation along one dimension";
   let description = [{
     ```mlir
-    %r = kiln.concat %a, %b, dim = 1 : tensor<8x3xf32>, tensor<8x5xf32>
+    %r = kiln.concat %a, %b dim = 1 : tensor<8x3xf32>, tensor<8x5xf32>
     ```
+    There is no comma before `dim`: the operand list would take it for the
+    start of another operand.
   }];
   let arguments = (ins Variadic<Kiln_Tensor>:$inputs, I64Attr:$dim);
   let results = (outs Kiln_Tensor:$result);
-  let assemblyFormat = "$inputs `,` `dim` `=` $dim attr-dict `:` type($inputs)";
+  let assemblyFormat = "$inputs `dim` `=` $dim attr-dict `:` type($inputs)";
 }
 
 def Kiln_PadOp : Kiln_Op<"pad", "injective", [InferTypeOpAdaptor]> {
