@@ -26,7 +26,7 @@ class Kiln_Op<string mnemonic, string fusionClass, list<Trait> traits = []>
         Pure, Kiln_FusionOpInterface, Kiln_HasFusionClass<fusionClass>,
         // KILN-REFERENCE-INTERFACE: reference semantics (ir/Reference*.cpp);
         // enabled once every op has its evaluate().
-        // DeclareOpInterfaceMethods<Kiln_ReferenceOpInterface>
+        DeclareOpInterfaceMethods<Kiln_ReferenceOpInterface>
       ])>;
 
 //===----------------------------------------------------------------------===//

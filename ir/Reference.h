@@ -1,0 +1,88 @@
+//===- Reference.h - The reference interpreter of the kiln dialect -*- C++ -*-===//
+//
+// The numeric truth of every later test: evaluates a func.func over kiln ops
+// on host tensors, either entirely in double (Precision::F64, the gradcheck
+// oracle) or rounding every float op result to its declared type
+// (Precision::Native).
+//
+// Per-op semantics live with the ops: every kiln op implements
+// ReferenceOpInterface::evaluate (ir/ReferenceOps*.cpp) on top of the MLIR-free
+// kernels of ir/ReferenceKernels.h; elementwise ops evaluate their ODS scalar
+// formula `OpTy::apply` (ir/Scalar.h).
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_IR_REFERENCE_H
+#define KILN_IR_REFERENCE_H
+
+#include "ir/ReferenceKernels.h"
+#include "ir/ReferenceTensor.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <vector>
+
+namespace mlir::func {
+class FuncOp;
+} // namespace mlir::func
+
+namespace kiln::ref {
+
+/// What `evaluate` needs besides its operands. Errors are reported on the op
+/// through MLIR diagnostics (`op->emitError()`), so they carry the op's name
+/// and location; runFunction turns them into an llvm::Error.
+class EvalContext {
+public:
+  explicit EvalContext(Precision precision = Precision::Native)
+      : precision(precision) {}
+
+  Precision precision;
+
+  /// Applies the precision to freshly computed results (rounds every float
+  /// result to its declared type under Native) and returns success().
+  llvm::LogicalResult finish(llvm::MutableArrayRef<Tensor> results) const {
+    for (Tensor &t : results)
+      t.applyPrecision(precision);
+    return llvm::success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// MLIR types and attributes
+//===----------------------------------------------------------------------===//
+
+/// The ElemType of an MLIR element type (f16, bf16, f32, f64, i1, i32, i64).
+llvm::FailureOr<ElemType> elemTypeOf(mlir::Type type);
+/// The MLIR element type of `t`.
+mlir::Type toMlirType(mlir::MLIRContext *ctx, ElemType t);
+/// A zero tensor of a static ranked tensor type (failure: other types).
+llvm::FailureOr<Tensor> zerosOf(mlir::Type type);
+/// A tensor from a dense (or splat) elements attribute of a supported type.
+llvm::Expected<Tensor> fromElementsAttr(mlir::ElementsAttr attr);
+/// A dense elements attribute holding `t` (floats rounded to their type).
+mlir::DenseElementsAttr toElementsAttr(mlir::MLIRContext *ctx, const Tensor &t);
+
+//===----------------------------------------------------------------------===//
+// Running functions
+//===----------------------------------------------------------------------===//
+
+struct RunOptions {
+  Precision precision = Precision::Native;
+};
+
+/// Evaluates a func.func over kiln ops (plus func.return) on host tensors;
+/// arguments in order. Under Native precision float arguments are first
+/// rounded to their declared type. Errors (an op failing, an op without
+/// reference semantics, an argument count/type/shape mismatch) are returned
+/// as llvm::Error naming the op location.
+llvm::Expected<std::vector<Tensor>> runFunction(mlir::func::FuncOp fn,
+                                                llvm::ArrayRef<Tensor> args,
+                                                const RunOptions &opts);
+
+} // namespace kiln::ref
+
+#endif // KILN_IR_REFERENCE_H

@@ -1,0 +1,147 @@
+//===- ReferenceRun.cpp - Running a func.func on the reference interpreter -===//
+//
+// 1. Check the arguments against the function type and apply the precision.
+// 2. Walk the single block in order; every op must implement
+//    ReferenceOpInterface. Its diagnostics are captured and become the
+//    returned llvm::Error.
+// 3. Check every op's results against its declared types (an interpreter
+//    bug would otherwise surface far from its cause), and free each value
+//    after its last use.
+// 4. func.return yields the results.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/Dialect.h"
+#include "ir/Reference.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+std::string tensorTypeString(const ref::Tensor &t) {
+  std::string s = "tensor<";
+  for (int64_t d : t.shape())
+    s += std::to_string(d) + "x";
+  return s + ref::typeName(t.type()) + ">";
+}
+
+/// Whether `t` has exactly the static tensor type `type`.
+bool matches(const ref::Tensor &t, Type type) {
+  auto tt = dyn_cast<RankedTensorType>(type);
+  if (!tt)
+    return false;
+  FailureOr<ref::ElemType> et = ref::elemTypeOf(tt.getElementType());
+  return succeeded(et) && *et == t.type() &&
+         llvm::equal(tt.getShape(), t.shape());
+}
+
+llvm::Error errorAt(Location loc, const llvm::Twine &message) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << loc << ": " << message;
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), s);
+}
+
+} // namespace
+
+llvm::Expected<std::vector<ref::Tensor>>
+ref::runFunction(func::FuncOp fn, ArrayRef<Tensor> args, const RunOptions &opts) {
+  const std::string name = "@" + fn.getSymName().str();
+  if (fn.isExternal())
+    return errorAt(fn.getLoc(), "cannot run " + name + ": it has no body");
+  if (!fn.getBody().hasOneBlock())
+    return errorAt(fn.getLoc(), "cannot run " + name + ": expected one block");
+  Block &body = fn.getBody().front();
+  if (args.size() != body.getNumArguments())
+    return errorAt(fn.getLoc(), name + " expects " +
+                                    std::to_string(body.getNumArguments()) +
+                                    " arguments, got " + std::to_string(args.size()));
+
+  llvm::DenseMap<Value, Tensor> env;
+  for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
+    if (!matches(args[i], arg.getType()))
+      return errorAt(fn.getLoc(), "argument #" + std::to_string(i) + " of " + name +
+                                      ": expected " + typeString(arg.getType()) +
+                                      ", got " + tensorTypeString(args[i]));
+    Tensor t = args[i];
+    t.applyPrecision(opts.precision);
+    env[arg] = std::move(t);
+  }
+
+  // The last op (by position) that reads each value, so it can be freed.
+  llvm::DenseMap<Value, Operation *> lastUse;
+  for (Operation &op : body)
+    for (Value v : op.getOperands())
+      lastUse[v] = &op;
+
+  // Captures the diagnostics of failing evaluate() calls.
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(fn.getContext(), [&](Diagnostic &d) {
+    if (d.getSeverity() != DiagnosticSeverity::Error)
+      return success();
+    llvm::raw_string_ostream os(diagnostics);
+    if (!diagnostics.empty())
+      os << "\n";
+    os << d.getLocation() << ": error: " << d;
+    for (Diagnostic &note : d.getNotes())
+      os << "\n" << note.getLocation() << ": note: " << note;
+    return success();
+  });
+
+  EvalContext ctx(opts.precision);
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      std::vector<Tensor> out;
+      for (Value v : ret.getOperands())
+        out.push_back(env.lookup(v));
+      return out;
+    }
+    auto iface = dyn_cast<ReferenceOpInterface>(op);
+    if (!iface)
+      return errorAt(op.getLoc(), "'" + op.getName().getStringRef() +
+                                      "' has no reference semantics");
+    SmallVector<const Tensor *> operands;
+    for (Value v : op.getOperands()) {
+      auto it = env.find(v);
+      if (it == env.end())
+        return errorAt(op.getLoc(), "'" + op.getName().getStringRef() +
+                                        "' reads a value defined outside " + name);
+      operands.push_back(&it->second);
+    }
+    SmallVector<Tensor> results;
+    if (failed(iface.evaluate(ctx, operands, results))) {
+      if (diagnostics.empty())
+        return errorAt(op.getLoc(),
+                       "evaluating '" + op.getName().getStringRef() + "' failed");
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), diagnostics);
+    }
+    if (results.size() != op.getNumResults())
+      return errorAt(op.getLoc(), "reference of '" + op.getName().getStringRef() +
+                                      "' produced " + std::to_string(results.size()) +
+                                      " results, expected " +
+                                      std::to_string(op.getNumResults()));
+    for (auto [i, r] : llvm::enumerate(op.getResults())) {
+      if (!matches(results[i], r.getType()))
+        return errorAt(op.getLoc(), "reference of '" + op.getName().getStringRef() +
+                                        "' produced " + tensorTypeString(results[i]) +
+                                        " for result #" + std::to_string(i) +
+                                        ", expected " + typeString(r.getType()));
+      env[r] = std::move(results[i]);
+    }
+    for (Value v : op.getOperands())
+      if (lastUse.lookup(v) == &op)
+        env.erase(v);
+  }
+  return errorAt(fn.getLoc(), name + " has no func.return");
+}
