@@ -277,9 +277,11 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
                              c / groups, ", found ", w.getDimSize(1), " in ", w);
   FailureOr<int64_t> oh = windowOutput(loc, "height", x.getDimSize(2), p[0], p[2],
                                        w.getDimSize(2), s[0], d[0]);
+  if (failed(oh))
+    return failure();
   FailureOr<int64_t> ow = windowOutput(loc, "width", x.getDimSize(3), p[1], p[3],
                                        w.getDimSize(3), s[1], d[1]);
-  if (failed(oh) || failed(ow))
+  if (failed(ow))
     return failure();
   inferred.push_back(RankedTensorType::get({x.getDimSize(0), o, *oh, *ow},
                                            x.getElementType()));
@@ -307,9 +309,11 @@ LogicalResult Pool2dOp::inferReturnTypes(MLIRContext *,
                              " must be smaller than the window ", list(k));
   FailureOr<int64_t> oh =
       windowOutput(loc, "height", x.getDimSize(2), p[0], p[2], k[0], s[0], 1);
+  if (failed(oh))
+    return failure();
   FailureOr<int64_t> ow =
       windowOutput(loc, "width", x.getDimSize(3), p[1], p[3], k[1], s[1], 1);
-  if (failed(oh) || failed(ow))
+  if (failed(ow))
     return failure();
   inferred.push_back(RankedTensorType::get(
       {x.getDimSize(0), x.getDimSize(1), *oh, *ow}, x.getElementType()));

@@ -70,10 +70,11 @@ struct VerifyModelPass
                << i << " reuses the name '" << name.getValue() << "'";
       if (!fn.getResultAttr(i, "kiln.loss"))
         continue;
-      auto type = cast<RankedTensorType>(fn.getResultTypes()[i]);
-      if (type.getRank() != 0 || !isa<FloatType>(type.getElementType()))
+      Type resultType = fn.getResultTypes()[i];
+      auto type = dyn_cast<RankedTensorType>(resultType);
+      if (!type || type.getRank() != 0 || !isa<FloatType>(type.getElementType()))
         return fn.emitError("the loss '")
-               << name.getValue() << "' must be a 0-d float tensor, found " << type;
+               << name.getValue() << "' must be a 0-d float tensor, found " << resultType;
       if (++losses > 1)
         return fn.emitError("more than one result is marked kiln.loss");
     }

@@ -23,3 +23,6 @@ tool_dirs = [config.kiln_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["kiln", "kiln-opt"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.kiln_tools_dir, append_path=True)
+
+# Debian's python3 (with NumPy) for tests that make or read .npy files.
+config.substitutions.append(("%python", "/usr/bin/python3"))
