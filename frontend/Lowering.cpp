@@ -65,11 +65,7 @@ std::string Elaborator::describe(const Val &v) {
   switch (v.kind) {
   case Val::Poison: return "an invalid value";
   case Val::Int: return "the integer " + std::to_string(v.i);
-  case Val::Float: {
-    std::string s;
-    llvm::raw_string_ostream(s) << "the number " << v.f;
-    return s;
-  }
+  case Val::Float: return "the number " + fmtNum(v.f);
   case Val::Bool: return v.i ? "true" : "false";
   case Val::String: return "the string \"" + v.s + "\"";
   case Val::DType: return "the dtype " + fmt(v.dtype);
@@ -1016,6 +1012,12 @@ static const char *const kInitNames[] = {
 bool Elaborator::declareParam(const Stmt &s,
                               const std::shared_ptr<Scope> &scope,
                               const std::string &pathPrefix) {
+  auto prev = scope->vars.find(s.names[0]);
+  if (prev != scope->vars.end()) {
+    diag.error(s.nameRanges[0], "redefinition of '" + s.names[0] + "'");
+    diag.note(prev->second.defRange, "'" + s.names[0] + "' was defined here");
+    return false;
+  }
   auto type = evalType(s.type, *scope);
   if (!type)
     return false;
@@ -1265,8 +1267,11 @@ bool Elaborator::exec(const StmtList &stmts,
           ok &= bind(*scope, s.names[i], s.nameRanges[i], v.elems[i], false);
         break;
       }
-      if (context == StmtContext::Model && s.names[0] == "loss")
-        ok &= setLoss(v, s.nameRanges[0]);
+      if (context == StmtContext::Model && s.names[0] == "loss" &&
+          !setLoss(v, s.nameRanges[0])) {
+        ok = false;
+        v = Val::poison(); // later uses of `loss` stay quiet
+      }
       ok &= bind(*scope, s.names[0], s.nameRanges[0], std::move(v), false);
       break;
     }
@@ -1330,10 +1335,8 @@ bool Elaborator::exec(const StmtList &stmts,
         bool isLossName = s.value->kind == Expr::Name &&
                           s.value->text == "loss" && loss && v.kind ==
                           Val::Tensor && v.v == loss;
-        if (!isLossName && !setLoss(v, s.value->range)) {
+        if (!isLossName && !setLoss(v, s.value->range))
           ok = false;
-          break;
-        }
       }
       if (s.kind == Stmt::Minimize)
         break;

@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -146,9 +147,9 @@ public:
 
   static std::string fmt(mlir::Type t);
   static std::string fmtNum(double x) {
-    std::string s;
-    llvm::raw_string_ostream(s) << x;
-    return s;
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%g", x);
+    return buf;
   }
   static std::string describe(const Val &v);
   std::optional<mlir::Type> parseDType(llvm::StringRef name);
