@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "ir/Philox.h"
 #include "ir/ReferenceKernels.h"
+#include "ir/Scalar.h"
 
 #include <algorithm>
 #include <cmath>
@@ -194,44 +195,45 @@ template <typename F> void forEachLine(const std::vector<int64_t> &shape, int64_
       f(o * d * inner + in, inner, d);
 }
 
-/// max over a line and log(sum(exp(x - max))): the stable log-sum-exp parts.
-/// A line of -inf gives max = -inf and the shift is taken as 0 (avoids
-/// -inf - -inf = NaN), so softmax of all -inf is NaN and logsumexp is -inf.
-void lineStats(const double *x, int64_t stride, int64_t d, double &max,
-               double &logSum) {
-  max = -std::numeric_limits<double>::infinity();
+/// The stable log-sum-exp parts of a line: `shift` = max (NaN if any
+/// element is NaN; 0 for a line of -inf, which avoids -inf - -inf = NaN, so
+/// softmax of all -inf is NaN and its log-sum-exp is -inf) and
+/// `sum` = sum(exp(x - shift)).
+void lineStats(const double *x, int64_t stride, int64_t d, double &shift,
+               double &sum) {
+  double max = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < d; ++j)
-    max = std::isnan(max) ? max : (std::isnan(x[j * stride]) ? x[j * stride] : std::max(max, x[j * stride]));
-  const double shift = std::isinf(max) ? 0.0 : max;
-  double sum = 0;
+    max = scalar::maximum(max, x[j * stride]);
+  shift = std::isinf(max) ? 0.0 : max;
+  sum = 0;
   for (int64_t j = 0; j < d; ++j)
     sum += std::exp(x[j * stride] - shift);
-  max = shift;
-  logSum = std::log(sum);
 }
 } // namespace
 
 Tensor softmax(const Tensor &x, int64_t dim) {
   Tensor r(x.type(), x.shape());
+  const double *in = x.floats().data();
+  double *out = r.floats().data();
   forEachLine(x.shape(), dim, [&](int64_t base, int64_t stride, int64_t d) {
-    double max, logSum;
-    lineStats(x.floats().data() + base, stride, d, max, logSum);
-    double sum = 0;
+    double shift, sum;
+    lineStats(in + base, stride, d, shift, sum);
     for (int64_t j = 0; j < d; ++j)
-      sum += std::exp(x.floats()[base + j * stride] - max);
-    for (int64_t j = 0; j < d; ++j)
-      r.floats()[base + j * stride] = std::exp(x.floats()[base + j * stride] - max) / sum;
+      out[base + j * stride] = std::exp(in[base + j * stride] - shift) / sum;
   });
   return r;
 }
 
 Tensor logSoftmax(const Tensor &x, int64_t dim) {
   Tensor r(x.type(), x.shape());
+  const double *in = x.floats().data();
+  double *out = r.floats().data();
   forEachLine(x.shape(), dim, [&](int64_t base, int64_t stride, int64_t d) {
-    double max, logSum;
-    lineStats(x.floats().data() + base, stride, d, max, logSum);
+    double shift, sum;
+    lineStats(in + base, stride, d, shift, sum);
+    const double logSum = std::log(sum);
     for (int64_t j = 0; j < d; ++j)
-      r.floats()[base + j * stride] = (x.floats()[base + j * stride] - max) - logSum;
+      out[base + j * stride] = (in[base + j * stride] - shift) - logSum;
   });
   return r;
 }
@@ -251,9 +253,9 @@ bool crossEntropy(const Tensor &logits, const Tensor &labels,
   std::vector<double> losses(N);
   for (int64_t n = 0; n < N; ++n) {
     const double *row = logits.floats().data() + n * C;
-    double max, logSum;
-    lineStats(row, 1, C, max, logSum);
-    losses[n] = (max + logSum) - row[labels.ints()[n]];
+    double shift, sum;
+    lineStats(row, 1, C, shift, sum);
+    losses[n] = (shift + std::log(sum)) - row[labels.ints()[n]];
   }
   if (reduction == LossReduction::None) {
     result = Tensor::fromDoubles(logits.type(), {N}, std::move(losses));

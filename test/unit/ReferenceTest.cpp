@@ -505,6 +505,10 @@ TEST(Composites, SoftmaxIsStable) {
              1e-12);
   Tensor c = softmax(f64({2, 2}, {0, 0, std::log(3.0), 0}), 0);
   expectNear(c, {0.25, 0.5, 0.75, 0.5}, 1e-15);
+  // Masked entries (-inf) get probability 0; a NaN poisons its line.
+  expectNear(softmax(f64({3}, {0, -kInf, 0}), 0), {0.5, 0, 0.5});
+  expectNear(logSoftmax(f64({2}, {0, -kInf}), 0), {0, -kInf});
+  expectNear(softmax(f64({2}, {1, kNaN}), 0), {kNaN, kNaN});
 }
 
 TEST(Composites, CrossEntropy) {
@@ -658,6 +662,121 @@ TEST_F(RunTest, ConstantsIotaAndRng) {
       llvm::cast<mlir::ElementsAttr>(toElementsAttr(&context, (*out)[1])));
   ASSERT_TRUE(bool(ints));
   EXPECT_EQ(ints->ints(), (*out)[1].ints());
+}
+
+TEST_F(RunTest, EvaluateReadsEveryAttribute) {
+  // Asymmetric attributes everywhere, so that a mis-wired attribute in an
+  // evaluate() shows up as a mismatch against the kernel called directly.
+  mlir::func::FuncOp fn = parse(R"mlir(
+    func.func @f(%x: tensor<2x3x4x5xf64>, %w: tensor<6x1x2x3xf64>, %g: tensor<5xf64>,
+                 %c: tensor<3xf64>, %idx: tensor<2x2xi64>, %s: tensor<i64>,
+                 %lab: tensor<6xi64>)
+        -> (tensor<2x6x2x3xf64>, tensor<2x3x4x2xf64>, tensor<2x1x4x1xf64>,
+            tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>, tensor<3xf64>, tensor<3xf64>,
+            tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>, tensor<5x3x2x4xf64>,
+            tensor<2x2x2x2xf64>, tensor<3x4x4x7xf64>, tensor<2x3x2x2x5xf64>,
+            tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>,
+            tensor<2x3x4xi64>, tensor<2x3xi32>, tensor<2x3x4x5xi32>,
+            tensor<2x3x4x5xf64>, tensor<2x3x8x5xf64>, tensor<6x6xf64>, tensor<f64>) {
+      %0 = kiln.conv2d %x, %w, strides = [2, 1], padding = [1, 0, 0, 2],
+             dilations = [1, 2], groups = 3 : tensor<2x3x4x5xf64>, tensor<6x1x2x3xf64>
+      %1 = kiln.pool2d avg %x, window = [2, 3], strides = [1, 2],
+             padding = [0, 1, 1, 0] : tensor<2x3x4x5xf64>
+      %2 = kiln.reduce max %x, dims = [1, 3] keep_dims : tensor<2x3x4x5xf64>
+      %3 = kiln.layer_norm %x, %g, %g, axis = 3 {epsilon = 5.000000e-01 : f64}
+             : tensor<2x3x4x5xf64>, tensor<5xf64>
+      %4:3 = kiln.batch_norm %x, %c, %c, %c, %c {training, momentum = 2.500000e-01 : f64,
+             epsilon = 1.000000e-01 : f64} : tensor<2x3x4x5xf64>, tensor<3xf64>
+      %5 = kiln.softmax %x, dim = 2 : tensor<2x3x4x5xf64>
+      %6 = kiln.log_softmax %x, dim = 1 : tensor<2x3x4x5xf64>
+      %7 = kiln.transpose %x, perm = [3, 1, 0, 2] : tensor<2x3x4x5xf64>
+      %8 = kiln.slice %x, start = [0, 1, 0, 1], limit = [2, 3, 4, 5], step = [1, 1, 3, 2]
+             : tensor<2x3x4x5xf64>
+      %9 = kiln.pad %x, low = [0, 1, 0, 0], high = [1, 0, 0, 2], value = 2.5
+             : tensor<2x3x4x5xf64>
+      %10 = kiln.gather %x, %idx, axis = 2 : tensor<2x3x4x5xf64>, tensor<2x2xi64>
+      %11 = kiln.scatter_add %10, %idx, axis = 2
+             : tensor<2x3x2x2x5xf64>, tensor<2x2xi64> -> tensor<2x3x4x5xf64>
+      %12 = kiln.gelu %x {approximate = #kiln<gelu_approx tanh>} : tensor<2x3x4x5xf64>
+      %13 = kiln.dropout %x, %s, %s, ratio = 0.3 : tensor<2x3x4x5xf64>
+      %14 = kiln.argmax %x, dim = 3 : tensor<2x3x4x5xf64>
+      %15 = kiln.iota dim = 1 : tensor<2x3xi32>
+      %16 = kiln.cast %x : tensor<2x3x4x5xf64> -> tensor<2x3x4x5xi32>
+      %17 = kiln.compare gt, %x, %5 : tensor<2x3x4x5xf64>
+      %18 = kiln.select %17, %5, %x : tensor<2x3x4x5xi1>, tensor<2x3x4x5xf64>
+      %19 = kiln.reshape %x : tensor<2x3x4x5xf64> -> tensor<6x20xf64>
+      %20 = kiln.concat %x, %5 dim = 2 : tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>
+      %21 = kiln.matmul %19, %19 transpose_b : tensor<6x20xf64>, tensor<6x20xf64>
+      %22 = kiln.cross_entropy %19, %lab {reduction = #kiln<loss_reduction sum>}
+             : tensor<6x20xf64>, tensor<6xi64>
+      return %0, %1, %2, %3, %4#0, %4#1, %4#2, %5, %6, %7, %8, %9, %10, %11, %12, %13,
+             %14, %15, %16, %18, %20, %21, %22
+        : tensor<2x6x2x3xf64>, tensor<2x3x4x2xf64>, tensor<2x1x4x1xf64>,
+          tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>, tensor<3xf64>, tensor<3xf64>,
+          tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>, tensor<5x3x2x4xf64>,
+          tensor<2x2x2x2xf64>, tensor<3x4x4x7xf64>, tensor<2x3x2x2x5xf64>,
+          tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>, tensor<2x3x4x5xf64>,
+          tensor<2x3x4xi64>, tensor<2x3xi32>, tensor<2x3x4x5xi32>,
+          tensor<2x3x4x5xf64>, tensor<2x3x8x5xf64>, tensor<6x6xf64>, tensor<f64>
+    })mlir");
+  ASSERT_TRUE(fn);
+  std::mt19937 gen(3);
+  std::uniform_real_distribution<double> dist(-3, 3);
+  auto random = [&](std::vector<int64_t> shape) {
+    Tensor t(ElemType::F64, std::move(shape));
+    for (double &v : t.floats())
+      v = dist(gen);
+    return t;
+  };
+  Tensor x = random({2, 3, 4, 5}), w = random({6, 1, 2, 3}), g = random({5});
+  Tensor c = f64({3}, {0.5, 1.5, 2.5});
+  Tensor idx = i64({2, 2}, {3, 0, 3, 1}), s = i64({}, {77}),
+         lab = i64({6}, {0, 19, 4, 4, 7, 1});
+  auto out = runFunction(fn, {x, w, g, c, idx, s, lab}, {Precision::F64});
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  ASSERT_EQ(out->size(), 23u);
+  auto same = [&](size_t i, const Tensor &expected) {
+    SCOPED_TRACE("result #" + std::to_string(i));
+    EXPECT_EQ((*out)[i].shape(), expected.shape());
+    EXPECT_EQ((*out)[i].type(), expected.type());
+    if (expected.isFloat())
+      EXPECT_EQ((*out)[i].floats(), expected.floats());
+    else
+      EXPECT_EQ((*out)[i].ints(), expected.ints());
+  };
+  std::string error;
+  same(0, conv2d(x, w, {2, 1}, {1, 0, 0, 2}, {1, 2}, 3));
+  same(1, pool2d(PoolKind::Avg, x, {2, 3}, {1, 2}, {0, 1, 1, 0}, false));
+  same(2, reduce(ReduceKind::Max, x, {1, 3}, true));
+  same(3, layerNorm(x, g, g, 3, 0.5));
+  BatchNormResult bn;
+  ASSERT_TRUE(batchNorm(x, c, c, c, c, 0.1, 0.25, true, bn, error));
+  same(4, bn.y);
+  same(5, bn.runningMean);
+  same(6, bn.runningVar);
+  Tensor sm = softmax(x, 2);
+  same(7, sm);
+  same(8, logSoftmax(x, 1));
+  same(9, transpose(x, {3, 1, 0, 2}));
+  same(10, slice(x, {0, 1, 0, 1}, {2, 3, 4, 5}, {1, 1, 3, 2}));
+  same(11, pad(x, {0, 1, 0, 0}, {1, 0, 0, 2}, 2.5));
+  Tensor gathered, scattered;
+  ASSERT_TRUE(gather(x, idx, 2, gathered, error));
+  same(12, gathered);
+  ASSERT_TRUE(scatterAdd(gathered, idx, 2, {2, 3, 4, 5}, scattered, error));
+  same(13, scattered);
+  same(14, gelu(x, true));
+  same(15, dropout(x, 77, 77, 0.3));
+  same(16, argmax(x, 3));
+  same(17, iota(ElemType::I32, {2, 3}, 1));
+  same(18, cast(x, ElemType::I32));
+  same(19, select(compare(CmpDir::Gt, x, sm), sm, x));
+  same(20, concat({&x, &sm}, 2));
+  Tensor flat = x.reshaped({6, 20});
+  same(21, matmul(flat, flat, false, true));
+  Tensor ce;
+  ASSERT_TRUE(crossEntropy(flat, lab, LossReduction::Sum, ce, error));
+  same(22, ce);
 }
 
 TEST_F(RunTest, GatherOutOfRangeIsAnErrorNamingTheOp) {
