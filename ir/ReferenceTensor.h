@@ -66,7 +66,8 @@ std::string shapeToString(const std::vector<int64_t> &shape);
 /// A dense row-major host tensor.
 class Tensor {
 public:
-  Tensor() = default;
+  /// A 0-d f32 zero (a placeholder to assign to).
+  Tensor() : floats_(1, 0.0) {}
   /// A zero-filled tensor.
   Tensor(ElemType type, std::vector<int64_t> shape);
 
