@@ -8,7 +8,9 @@
 #include "ir/Dialect.h"
 #include "ir/Reference.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Diagnostics.h"
 
 using namespace mlir;
@@ -74,17 +76,32 @@ FailureOr<Tensor> ref::zerosOf(Type type) {
 }
 
 llvm::Expected<Tensor> ref::fromElementsAttr(ElementsAttr attr) {
-  auto dense = dyn_cast<DenseElementsAttr>(attr);
-  FailureOr<Tensor> zeros = zerosOf(attr.getType());
-  if (!dense || failed(zeros)) {
+  auto fail = [&](StringRef why) {
     std::string s;
     llvm::raw_string_ostream os(s);
-    os << "unsupported constant " << attr.getType()
-       << ": expected a dense elements attribute of a static tensor of "
-          "f16/bf16/f32/f64/i1/i32/i64";
+    os << "unsupported constant " << attr.getType() << ": " << why;
     return llvm::createStringError(llvm::inconvertibleErrorCode(), s);
-  }
+  };
+  FailureOr<Tensor> zeros = zerosOf(attr.getType());
+  if (failed(zeros))
+    return fail("expected a static tensor of f16/bf16/f32/f64/i1/i32/i64");
   Tensor t = std::move(*zeros);
+  // dense_resource blobs (large imported weights) hold the raw
+  // little-endian layout of the element type, as .npy data does.
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return fail("its dense_resource blob has no data");
+    ArrayRef<char> data = blob->getData();
+    const int64_t expected = t.numElements() * byteWidth(t.type());
+    if (int64_t(data.size()) != expected)
+      return fail("its dense_resource blob holds " + std::to_string(data.size()) +
+                  " bytes, expected " + std::to_string(expected));
+    return Tensor::fromRaw(t.type(), t.shape(), data.data());
+  }
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return fail("expected a dense or dense_resource elements attribute");
   int64_t i = 0;
   if (t.isFloat()) {
     // getValues iterates a splat as numElements copies.

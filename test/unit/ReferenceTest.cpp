@@ -779,6 +779,29 @@ TEST_F(RunTest, EvaluateReadsEveryAttribute) {
   same(22, ce);
 }
 
+TEST_F(RunTest, DenseResourceConstants) {
+  // Blobs are a 4-byte alignment followed by the little-endian data.
+  mlir::func::FuncOp fn = parse(R"mlir(
+    func.func @f() -> (tensor<2xf32>, tensor<2xf16>) {
+      %0 = kiln.constant dense_resource<w> : tensor<2xf32>
+      %1 = kiln.constant dense_resource<h> : tensor<2xf16>
+      return %0, %1 : tensor<2xf32>, tensor<2xf16>
+    }
+    {-#
+      dialect_resources: {
+        builtin: {
+          w: "0x040000000000803F000000C0",
+          h: "0x02000000003C0080"
+        }
+      }
+    #-})mlir");
+  ASSERT_TRUE(fn);
+  auto out = runFunction(fn, {}, {});
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  expectNear((*out)[0], {1.0, -2.0}, 0);
+  expectNear((*out)[1], {1.0, -0.0}, 0);
+}
+
 TEST_F(RunTest, GatherOutOfRangeIsAnErrorNamingTheOp) {
   mlir::func::FuncOp fn = parse(R"mlir(
     func.func @f(%t: tensor<5x2xf32>, %i: tensor<3xi64>) -> tensor<3x2xf32> {
