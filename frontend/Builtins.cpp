@@ -99,7 +99,7 @@ public:
 
   bool has(size_t i) const { return slots[i] != nullptr; }
   SMRange range(size_t i) const {
-    return slots[i] ? slots[i]->range : call.range;
+    return i < slots.size() && slots[i] ? slots[i]->range : call.range;
   }
   Val value(size_t i) {
     if (!slots[i])
@@ -480,6 +480,11 @@ Val Elaborator::evalBuiltin(StringRef name, const Expr &call, Scope &scope,
     auto eps = a.number(3, 1e-5);
     if (!x || !g || !be || !eps)
       return Val::poison();
+    if (!(*eps >= 0)) {
+      diag.error(a.range(3), "expected eps >= 0 for layer_norm, found " +
+                                 fmtNum(*eps));
+      return Val::poison();
+    }
     RankedTensorType xt = x->type(), gt = g->type();
     int64_t axis = xt.getRank() - gt.getRank();
     if (gt.getRank() == 0 || axis < 0 ||
@@ -514,6 +519,13 @@ Val Elaborator::evalBuiltin(StringRef name, const Expr &call, Scope &scope,
     auto training = a.boolean(7, true);
     if (!x || !g || !be || !rm || !rv || !eps || !mom || !training)
       return Val::poison();
+    if (!(*eps >= 0) || !(*mom >= 0 && *mom <= 1)) {
+      diag.error(a.range(*eps >= 0 ? 6 : 5),
+                 "expected eps >= 0 and momentum in [0, 1] for batch_norm, "
+                 "found eps " + fmtNum(*eps) + " and momentum " +
+                 fmtNum(*mom));
+      return Val::poison();
+    }
     RankedTensorType xt = x->type();
     if (xt.getRank() < 2) {
       a.wrong(0, "a tensor [N, C, ...]", *x);
