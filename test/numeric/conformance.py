@@ -1785,6 +1785,179 @@ def dropout_cases():
 
 
 @numpy_case
+def precision_semantics():
+    """--precision native rounds every float op result to its type;
+    --precision f64 keeps doubles until the outputs are written."""
+    def build(f, r):
+        h = f.arg(np.array([2048.0, 1.0, -3.0], np.float16))
+        one = f.arg(np.array([1.0, 2.0**-12, 2.0**-13], np.float16))
+        d = f.binary('sub', f.binary('add', h, one), h)
+        f.ret(d, np.array([0.0, 0.0, 0.0], np.float16))  # f16: 2049 -> 2048
+        x = f.arg(np.array([1.0, 1.0], np.float32))
+        e = f.arg(np.array([2.0**-30, 2.0**-20], np.float32))
+        f.ret(f.binary('sub', f.binary('add', x, e), x), np.array([0.0, 2.0**-20], np.float32))
+        b = f.arg(np.array([256.0], np.float32), 'bf16')
+        f.ret(f.binary('sub', f.binary('add', b, f.scalar_like(1.0, b)), b),
+              np.array([0.0], np.float32))
+    case = simple('precision_semantics', build, ('native', 'f64'), (0, 0))
+    case['expected_f64'] = [
+        ('f16', np.array([1.0, 2.0**-12, 2.0**-13], np.float16)),
+        ('f32', np.array([2.0**-30, 2.0**-20], np.float32)),
+        ('bf16', np.array([1.0], np.float32))]
+    return case
+
+
+def _special(f, vals, et):
+    return f.arg(np.asarray(vals, dtype=ELEM_TO_NP[et]), et)
+
+
+@numpy_case
+def edge_cases():
+    """Special values and degenerate shapes."""
+    cases = []
+
+    def fpow(f, r):
+        a = np.array([0.0, -2.0, -2.0, 0.0, np.inf, np.nan, 2.0, -8.0, 1.0], np.float64)
+        b = np.array([0.0, 3.0, 0.5, -1.0, 0.0, 0.0, -np.inf, 1 / 3, np.nan], np.float64)
+        with np.errstate(all='ignore'):
+            f.ret(f.binary('pow', f.arg(a), f.arg(b)), np.power(a, b))
+        ia = np.array([2, 1, -1, -1, 0, 0, 3, -2, 7], np.int64)
+        ib = np.array([-1, -5, -3, -2, -1, 0, 0, 3, 2], np.int64)
+        f.ret(f.binary('pow', f.arg(ia), f.arg(ib)),
+              np.array([0, 1, -1, 1, 0, 1, 1, -8, 49], np.int64))
+    cases.append(simple('edge_pow', fpow))
+
+    def funary(f, r):
+        v = np.array([0.0, -0.0, -1.0, np.inf, -np.inf, np.nan, -1000.0, 1000.0, -0.5, 0.5],
+                     np.float32)
+        x = f.arg(v)
+        vd = v.astype(np.float64)
+        with np.errstate(all='ignore'):
+            for op in ('log', 'sqrt', 'rsqrt', 'exp', 'tanh', 'sigmoid', 'erf', 'floor',
+                       'ceil', 'abs', 'neg', 'sin', 'cos'):
+                fn = _UNARY_NP[op]
+                want = fn(vd)
+                if op == 'sigmoid':
+                    want = np.where(vd < 0, np.exp(vd) / (1 + np.exp(vd)), 1 / (1 + np.exp(-vd)))
+                if op == 'erf':
+                    want = np.array([math.erf(t) for t in vd])
+                f.ret(f.unary(op, x), want.astype(np.float32))
+        fin = np.isfinite(v)  # gelu(-inf) is 0 * -inf by its formula: not asserted
+        xf = f.arg(v[fin])
+        f.ret(f.gelu(xf), gelu_np(vd[fin], 'none').astype(np.float32))
+        f.ret(f.gelu(xf, 'tanh'), gelu_np(vd[fin], 'tanh').astype(np.float32))
+    cases.append(simple('edge_unary_special_f32', funary))
+
+    def f16_overflow(f, r):
+        x = f.arg(np.array([12.0, 11.0, -20.0], np.float16))
+        with np.errstate(over='ignore'):
+            f.ret(f.unary('exp', x), np.exp(np.array([12.0, 11.0, -20.0])).astype(np.float16))
+        y = f.arg(np.array([300.0, -300.0, 255.9], np.float16))
+        with np.errstate(over='ignore'):
+            f.ret(f.binary('mul', y, y),
+                  (np.array([300.0, -300.0, 255.9], np.float16).astype(np.float64) ** 2)
+                  .astype(np.float16))
+        big = (r.random(8192) * 4 + 8).astype(np.float16)  # sum ~ 82000 > f16 max
+        bv = f.arg(big)
+        f.ret(f.reduce('mean', bv, [0]), np.float16(big.astype(np.float64).mean()))
+        with np.errstate(over='ignore'):
+            f.ret(f.reduce('sum', bv, [0]), np.float16(big.astype(np.float64).sum()))
+    cases.append(simple('edge_f16_overflow', f16_overflow))
+
+    def softmax_inf(f, r):
+        v = np.array([[-np.inf, 0.0, 1.0, -np.inf], [5.0, -np.inf, 5.0, 5.0],
+                      [1e4, -1e4, 0.0, 1e4]], np.float32)
+        x = f.arg(v)
+        with np.errstate(all='ignore'):
+            sm = softmax_np(v, 1)
+            f.ret(f.softmax(x, 1), sm.astype(np.float32))
+            vd = v.astype(np.float64)
+            m = vd.max(1, keepdims=True)
+            lsm = vd - m - np.log(np.exp(vd - m).sum(1, keepdims=True))
+            f.ret(f.softmax(x, 1, log=True), lsm.astype(np.float32))
+        logits = np.array([[1e4, -1e4, 0.0], [-3e4, -3e4 + 1, -3e4 + 2]], np.float32)
+        lab = np.array([1, 2], np.int64)
+        ld = logits.astype(np.float64)
+        m = ld.max(1)
+        loss = m + np.log(np.exp(ld - m[:, None]).sum(1)) - ld[[0, 1], lab]
+        f.ret(f.cross_entropy(f.arg(logits), f.arg(lab), 'none'), loss.astype(np.float32))
+    cases.append(simple('edge_softmax_inf_large', softmax_inf, ('native', 'f64')))
+
+    def norms(f, r):
+        x = np.array([[3.0, 3.0, 3.0, 3.0], [1.0, 2.0, 3.0, 4.0]], np.float32)
+        g = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+        b = np.array([0.5, -0.5, 0.25, 0.0], np.float32)
+        xd = x.astype(np.float64)
+        mu, var = xd.mean(1, keepdims=True), xd.var(1, keepdims=True)
+        f.ret(f.layer_norm(f.arg(x), f.arg(g), f.arg(b), 1),
+              ((xd - mu) / np.sqrt(var + 1e-5) * g + b).astype(np.float32))
+        # batch_norm training on [N=2, C=3]: n - 1 = 1 in the unbiased variance
+        xb = np.array([[1.0, 2.0, 5.0], [3.0, 2.0, -1.0]], np.float32)
+        z = np.zeros(3, np.float32)
+        o = np.ones(3, np.float32)
+        y, rm, rv = f.batch_norm(f.arg(xb), f.arg(o), f.arg(z), f.arg(z), f.arg(o),
+                                 eps=1e-5, momentum=1.0, training=True)
+        xbd = xb.astype(np.float64)
+        f.ret(y, ((xbd - xbd.mean(0)) / np.sqrt(xbd.var(0) + 1e-5)).astype(np.float32))
+        f.ret(rm, xbd.mean(0).astype(np.float32))
+        f.ret(rv, xbd.var(0, ddof=1).astype(np.float32))
+    cases.append(simple('edge_norm_constant_rows', norms, ('native', 'f64')))
+
+    def shapes(f, r):
+        a = r.standard_normal((3, 5)).astype(np.float32)
+        x = f.arg(a)
+        f.ret(f.slice(x, [1, 0], [3, 5], [5, 7]), a[1:3:5, 0:5:7])
+        f.ret(f.pad(x, [0, 0], [0, 0], 0.0), a)
+        f.ret(f.transpose(x, [0, 1]), a)
+        s = f.arg(np.array(4.5, np.float32))
+        f.ret(f.reshape(f.reshape(s, (1,)), (1, 1)), np.array([[4.5]], np.float32))
+        f.ret(f.reshape(f.arg(np.array([[7]], np.int32)), ()), np.array(7, np.int32))
+        f.ret(f.argmax(f.arg(r.standard_normal((4, 1))), 1), np.zeros(4, np.int64))
+        k1a, k1b = r.standard_normal((3, 1)), r.standard_normal((1, 4))
+        f.ret(f.matmul(f.arg(k1a), f.arg(k1b)), k1a @ k1b)
+        f.ret(f.reduce('sum', f.arg(np.array(2.5)), []), np.array(2.5))
+        f.ret(f.iota(0, (300,), 'bf16'), bf16_round(np.arange(300, dtype=np.float32)))
+        f.ret(f.iota(0, (2100,), 'f16'), np.arange(2100).astype(np.float16))
+        tb = r.random((6, 2)) < 0.5
+        ti = np.array([[5, 0], [2, 2]], np.int32)
+        f.ret(f.gather(f.arg(tb), f.arg(ti), 0), tb[ti])
+        tl = r.integers(-9, 9, (3, 4)).astype(np.int64)
+        f.ret(f.gather(f.arg(tl), f.arg(np.array([3, 0, 3], np.int64)), 1), tl[:, [3, 0, 3]])
+        ui = r.integers(-9, 9, (3, 5)).astype(np.int32)
+        want = np.zeros((3, 2), np.int64)
+        idx = np.array([1, 1, 0, 1, 1], np.int64)
+        np.add.at(want, (slice(None), idx), ui)
+        f.ret(f.scatter_add(f.arg(ui), f.arg(idx), 1, (3, 2)), want.astype(np.int32))
+        xc = r.standard_normal((1, 2, 1, 1))
+        wc = r.standard_normal((3, 2, 3, 3))
+        f.ret(f.conv2d(f.arg(xc), f.arg(wc), (1, 1), (2, 2, 2, 2)),
+              conv_ref(xc, wc, (1, 1), (2, 2, 2, 2), (1, 1), 1))
+        xp = r.standard_normal((1, 1, 2, 2))
+        f.ret(f.pool2d('avg', f.arg(xp), (3, 3), (2, 2), (2, 2, 2, 2)),
+              pool_ref(xp, 'avg', (3, 3), (2, 2), (2, 2, 2, 2), False))
+        f.ret(f.pool2d('max', f.arg(xp), (3, 3), (1, 1), (1, 1, 1, 1)),
+              pool_ref(xp, 'max', (3, 3), (1, 1), (1, 1, 1, 1), False))
+        one = f.cross_entropy(f.arg(np.array([[0.5, 1.5]], np.float32)),
+                              f.arg(np.array([0], np.int32)))
+        f.ret(one, np.float32(np.log(np.exp(0.5) + np.exp(1.5)) - 0.5))
+    cases.append(simple('edge_shapes', shapes, ('native', 'f64')))
+
+    def rng_edges(f, r):
+        s, o = f.arg(np.array(-1, np.int64)), f.arg(np.array(-(2**63), np.int64))
+        f.ret(f.rng('uniform', s, o, 0.0, 1.0, (), 'f64'), np.float64(
+            philox_uniform01(-1, -(2**63), 1)[0]))
+        f.ret(f.rng('bernoulli', s, o, 0.0, 0.0, (50,), 'i1'), np.zeros(50, bool))
+        f.ret(f.rng('bernoulli', s, o, 1.0, 0.0, (50,), 'i1'), np.ones(50, bool))
+        f.ret(f.rng('normal', s, o, 3.0, 0.0, (4,), 'f32'), np.full(4, 3.0, np.float32))
+        x = (r.random((40, 40)) + 1).astype(np.float32)
+        keep = philox_uniform01(-1, -(2**63), 1600).reshape(40, 40) >= 0.99
+        f.ret(f.dropout(f.arg(x), s, o, 0.99),
+              np.where(keep, x.astype(np.float64) / (1 - 0.99), 0).astype(np.float32))
+    cases.append(simple('edge_rng', rng_edges))
+    return cases
+
+
+@numpy_case
 def mlp_chain():
     """A small network chaining many ops: linear + bias + gelu + layer norm +
     cross entropy; with both precisions."""
@@ -1855,11 +2028,13 @@ def compare(got, want, et, tol):
         return None
     score = np.where(nan_bad | inf_bad, np.inf, absd - rtol * np.abs(np.nan_to_num(w)))
     idx = np.unravel_index(np.argmax(np.where(bad, score, -np.inf)), got.shape)
+    special = nan_bad | inf_bad  # NaN/inf mismatches count as infinite errors
     return ('%d of %d elements out of tolerance (rtol %g, atol %g); max abs err %.3g, '
             'max rel err %.3g; worst at %s: got %r, expected %r'
-            % (bad.sum(), got.size, rtol, atol, absd.max(), np.max(np.where(
-                np.isfinite(reld), reld, 0)), tuple(int(i) for i in idx),
-               float(g[idx]), float(w[idx])))
+            % (bad.sum(), got.size, rtol, atol,
+               np.inf if special.any() else absd.max(),
+               np.inf if special.any() else np.max(np.where(np.isfinite(reld), reld, 0)),
+               tuple(int(i) for i in idx), float(g[idx]), float(w[idx])))
 
 
 def run_case(job):
@@ -1892,7 +2067,10 @@ def run_case(job):
                 return name, 'missing output result%d.npy' % i
             outputs.append(np.load(path))
         errors = []
-        for i, ((et, want), got) in enumerate(zip(case['expected'], outputs)):
+        expected = case['expected']
+        if precision == 'f64' and case.get('expected_f64'):
+            expected = case['expected_f64']
+        for i, ((et, want), got) in enumerate(zip(expected, outputs)):
             if want is None:
                 continue
             err = compare(got, want, et, case['tolerance'])
