@@ -126,6 +126,13 @@ def dense_literal(arr, et):
         if et == 'i1':
             return 'true' if x else 'false'
         if et in FLOAT_ELEMS:
+            if not math.isfinite(x):  # hexadecimal bit pattern of the type
+                if et == 'f64':
+                    return '0x%016X' % np.float64(x).view(np.uint64)
+                if et == 'f16':
+                    return '0x%04X' % np.float16(x).view(np.uint16)
+                bits = int(np.float32(x).view(np.uint32))
+                return '0x%04X' % (bits >> 16) if et == 'bf16' else '0x%08X' % bits
             return fmt_float(x)
         return str(int(x))
 
@@ -968,6 +975,283 @@ def _dropout_zero(f, A, I, O):
     x = f.arg(I[0])
     seed, off = f.constant(np.int64(A.get('seed', 0))), f.constant(np.int64(0))
     f.ret(f.dropout(x, seed, off, float(I[1])), O[0])
+
+
+onnx_skip('a single input: the identity, no kiln op', 'test_identity', 'test_max_one_input',
+          'test_min_one_input', 'test_sum_one_input', 'test_mean_one_input')
+
+
+def _iota_like(f, shape, dim, et='i64'):
+    return f.iota(dim % len(shape), shape, et)
+
+
+@onnx_case('test_tril', 'test_tril_neg', 'test_tril_one_row_neg', 'test_tril_out_neg',
+           'test_tril_out_pos', 'test_tril_pos', 'test_tril_square', 'test_tril_square_neg',
+           'test_triu', 'test_triu_neg', 'test_triu_one_row', 'test_triu_out_neg_out',
+           'test_triu_out_pos', 'test_triu_pos', 'test_triu_square', 'test_triu_square_neg',
+           'test_tril_zero', 'test_triu_zero')
+def _trilu(f, A, I, O):
+    # Keep x[..., i, j] where j - i >= k (upper) or j - i <= k (lower).
+    x = f.arg(I[0])
+    if 0 in x.shape:
+        raise Unsupported('zero-size input')
+    k = int(I[1]) if len(I) > 1 else 0
+    d = f.binary('sub', _iota_like(f, x.shape, -1), _iota_like(f, x.shape, -2))
+    kk = f.constant(np.int64(k), 'i64', x.shape)
+    keep = f.compare('ge' if A.get('upper', 1) else 'le', d, kk)
+    f.ret(f.select(keep, x, f.scalar_like(0, x)), O[0])
+
+
+_ONNX_DTYPES = {1: 'f32', 10: 'f16', 11: 'f64', 6: 'i32', 7: 'i64', 9: 'i1'}
+
+
+@onnx_case('test_eyelike_populate_off_main_diagonal', 'test_eyelike_with_dtype',
+           'test_eyelike_without_dtype')
+def _eyelike(f, A, I, O):
+    x = f.arg(I[0])  # only its shape and type matter
+    et = _ONNX_DTYPES[A['dtype']] if 'dtype' in A else x.et
+    d = f.binary('sub', _iota_like(f, x.shape, 1), _iota_like(f, x.shape, 0))
+    on = f.compare('eq', d, f.constant(np.int64(A.get('k', 0)), 'i64', x.shape))
+    f.ret(f.cast(on, et), O[0])
+
+
+@onnx_case('test_range_float_type_positive_delta', 'test_range_int32_type_negative_delta',
+           expanded=True)
+def _range(f, A, I, O):
+    start, delta = f.arg(I[0]), f.arg(I[2])
+    n = O[0].shape
+    i = f.iota(0, n, start.et)
+    y = f.binary('add', f.binary('mul', i, f.broadcast(delta, [], n)),
+                 f.broadcast(start, [], n))
+    f.ret(y, O[0])
+
+
+@onnx_case('test_hardmax_axis_0', 'test_hardmax_axis_1', 'test_hardmax_axis_2',
+           'test_hardmax_default_axis', 'test_hardmax_example', 'test_hardmax_negative_axis',
+           'test_hardmax_one_hot')
+def _hardmax(f, A, I, O):
+    # one_hot(argmax(x, axis)) along axis (the first maximum wins, as in ONNX)
+    x = f.arg(I[0])
+    axis = A.get('axis', -1) % len(x.shape)
+    am = f.argmax(x, axis)
+    am = f.broadcast(am, [d for d in range(len(x.shape)) if d != axis], x.shape)
+    f.ret(f.cast(f.compare('eq', am, f.iota(axis, x.shape, 'i64')), x.et), O[0])
+
+
+@onnx_case('test_isnan')
+def _isnan(f, A, I, O):
+    x = f.arg(I[0])
+    f.ret(f.compare('ne', x, x), O[0])
+
+
+@onnx_case('test_isinf', 'test_isinf_negative', 'test_isinf_positive')
+def _isinf(f, A, I, O):
+    x = f.arg(I[0])
+    pos = f.compare('eq', x, f.scalar_like(np.inf, x))
+    neg = f.compare('eq', x, f.scalar_like(-np.inf, x))
+    if not A.get('detect_negative', 1):
+        f.ret(pos, O[0])
+    elif not A.get('detect_positive', 1):
+        f.ret(neg, O[0])
+    else:
+        f.ret(f.binary('or', pos, neg), O[0])
+
+
+@onnx_case('test_sinh', 'test_sinh_example', 'test_cosh', 'test_cosh_example')
+def _sinh_cosh(f, A, I, O):
+    x = f.arg(I[0])
+    e, em = f.unary('exp', x), f.unary('exp', f.unary('neg', x))
+    s = f.binary('sub' if f.onnx_op == 'Sinh' else 'add', e, em)
+    f.ret(f.binary('mul', s, f.scalar_like(0.5, x)), O[0])
+
+
+@onnx_case('test_selu', 'test_selu_default', 'test_selu_example')
+def _selu(f, A, I, O):
+    x = f.arg(I[0])
+    alpha = A.get('alpha', 1.67326319217681884765625)
+    gamma = A.get('gamma', 1.05070102214813232421875)
+    neg = f.binary('mul', f.binary('sub', f.unary('exp', x), f.scalar_like(1.0, x)),
+                   f.scalar_like(alpha, x))
+    y = f.select(f.compare('gt', x, f.scalar_like(0.0, x)), x, neg)
+    f.ret(f.binary('mul', y, f.scalar_like(gamma, x)), O[0])
+
+
+@onnx_case('test_celu', expanded=True)
+def _celu(f, A, I, O):
+    x = f.arg(I[0])
+    a = f.scalar_like(A.get('alpha', 1.0), x)
+    neg = f.binary('mul', a, f.binary('sub', f.unary('exp', f.binary('div', x, a)),
+                                      f.scalar_like(1.0, x)))
+    zero = f.scalar_like(0.0, x)
+    f.ret(f.binary('add', f.binary('maximum', zero, x), f.binary('minimum', zero, neg)), O[0])
+
+
+@onnx_case('test_shrink_hard', 'test_shrink_soft')
+def _shrink(f, A, I, O):
+    x = f.arg(I[0])
+    lambd, bias = A.get('lambd', 0.5), A.get('bias', 0.0)
+    lo = f.compare('lt', x, f.scalar_like(-lambd, x))
+    hi = f.compare('gt', x, f.scalar_like(lambd, x))
+    y = f.select(lo, f.binary('add', x, f.scalar_like(bias, x)), f.scalar_like(0.0, x))
+    f.ret(f.select(hi, f.binary('sub', x, f.scalar_like(bias, x)), y), O[0])
+
+
+@onnx_case('test_hardswish', expanded=True)
+def _hardswish(f, A, I, O):
+    x = f.arg(I[0])
+    h = f.binary('add', f.binary('mul', x, f.scalar_like(1 / 6, x)), f.scalar_like(0.5, x))
+    h = f.binary('minimum', f.binary('maximum', h, f.scalar_like(0.0, x)),
+                 f.scalar_like(1.0, x))
+    f.ret(f.binary('mul', x, h), O[0])
+
+
+@onnx_case('test_mvn', expanded=True)
+def _mvn(f, A, I, O):
+    # ONNX's function: (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9)
+    x = f.arg(I[0])
+    axes = list(A.get('axes', [0, 2, 3]))
+    ex = f.reduce('mean', x, axes, keep=True)
+    ex2 = f.reduce('mean', f.binary('mul', x, x), axes, keep=True)
+    var = f.binary('sub', ex2, f.binary('mul', ex, ex))
+    std = f.binary('add', f.unary('sqrt', var), f.scalar_like(1e-9, var))
+    keep = [d for d in range(len(x.shape))]
+    y = f.binary('div', f.binary('sub', x, f.broadcast(ex, keep, x.shape)),
+                 f.broadcast(std, keep, x.shape))
+    f.ret(y, O[0])
+
+
+@onnx_case('test_instancenorm_example', 'test_instancenorm_epsilon')
+def _instancenorm(f, A, I, O):
+    x, s, b = f.arg(I[0]), f.arg(I[1]), f.arg(I[2])
+    dims = list(range(len(x.shape)))
+    sp = dims[2:]
+    mean = f.broadcast(f.reduce('mean', x, sp, keep=True), dims, x.shape)
+    c = f.binary('sub', x, mean)
+    var = f.broadcast(f.reduce('mean', f.binary('mul', c, c), sp, keep=True), dims, x.shape)
+    inv = f.unary('rsqrt', f.binary('add', var, f.scalar_like(A.get('epsilon', 1e-5), var)))
+    y = f.binary('mul', f.binary('mul', c, inv), f.broadcast(s, [1], x.shape))
+    f.ret(f.binary('add', y, f.broadcast(b, [1], x.shape)), O[0])
+
+
+@onnx_case('test_depthtospace_crd_mode', 'test_depthtospace_crd_mode_example',
+           'test_depthtospace_dcr_mode', 'test_depthtospace_example')
+def _depthtospace(f, A, I, O):
+    x = f.arg(I[0])
+    n, c, h, w = x.shape
+    b = A['blocksize']
+    if A.get('mode', b'DCR') in (b'CRD', 'CRD'):
+        t = f.transpose(f.reshape(x, (n, c // b // b, b, b, h, w)), [0, 1, 4, 2, 5, 3])
+    else:
+        t = f.transpose(f.reshape(x, (n, b, b, c // b // b, h, w)), [0, 3, 4, 1, 5, 2])
+    f.ret(f.reshape(t, (n, c // b // b, h * b, w * b)), O[0])
+
+
+@onnx_case('test_spacetodepth', 'test_spacetodepth_example')
+def _spacetodepth(f, A, I, O):
+    x = f.arg(I[0])
+    n, c, h, w = x.shape
+    b = A['blocksize']
+    t = f.transpose(f.reshape(x, (n, c, h // b, b, w // b, b)), [0, 3, 5, 1, 2, 4])
+    f.ret(f.reshape(t, (n, c * b * b, h // b, w // b)), O[0])
+
+
+@onnx_case('test_tile', 'test_tile_precomputed')
+def _tile(f, A, I, O):
+    # tile = broadcast to [r0, d0, r1, d1, ...] then merge the pairs
+    x = f.arg(I[0])
+    reps = [int(r) for r in I[1]]
+    inter = [v for r, d in zip(reps, x.shape) for v in (r, d)]
+    bc = f.broadcast(x, [2 * i + 1 for i in range(len(x.shape))], inter)
+    f.ret(f.reshape(bc, [r * d for r, d in zip(reps, x.shape)]), O[0])
+
+
+@onnx_case('test_upsample_nearest')
+def _upsample(f, A, I, O):
+    # integer-scale nearest upsampling = gather with constant indices
+    x = f.arg(I[0])
+    scales = [int(s) for s in I[1]]
+    for axis, sc in enumerate(scales):
+        if sc != 1:
+            idx = f.constant(np.repeat(np.arange(x.shape[axis]), sc).astype(np.int64))
+            x = f.gather(x, idx, axis)
+    f.ret(x, O[0])
+
+
+@onnx_case('test_onehot_without_axis', 'test_onehot_with_axis',
+           'test_onehot_with_negative_axis', 'test_onehot_negative_indices')
+def _onehot(f, A, I, O):
+    idx, values = f.arg(I[0]), f.arg(I[2])
+    depth = int(I[1])
+    out = O[0].shape
+    axis = A.get('axis', -1) % len(out)
+    if idx.et != 'i64':
+        idx = f.cast(idx, 'i64')  # float indices truncate
+    # negative indices count from depth
+    neg = f.compare('lt', idx, f.scalar_like(0, idx))
+    idx = f.select(neg, f.binary('add', idx, f.scalar_like(depth, idx)), idx)
+    bi = f.broadcast(idx, [d for d in range(len(out)) if d != axis], out)
+    hot = f.compare('eq', bi, f.iota(axis, out, 'i64'))
+    off = f.broadcast(f.reshape(f.slice(values, [0], [1], [1]), ()), [], out)
+    on = f.broadcast(f.reshape(f.slice(values, [1], [2], [1]), ()), [], out)
+    f.ret(f.select(hot, on, off), O[0])
+
+
+@onnx_case('test_cumsum_1d', 'test_cumsum_1d_exclusive', 'test_cumsum_1d_reverse',
+           'test_cumsum_1d_reverse_exclusive', 'test_cumsum_2d_axis_0', 'test_cumsum_2d_axis_1',
+           'test_cumsum_2d_negative_axis')
+def _cumsum(f, A, I, O):
+    # a matmul with a triangular 0/1 matrix built from iota
+    x = f.arg(I[0])
+    axis = int(I[1]) % len(x.shape)
+    n = x.shape[axis]
+    d = f.binary('sub', f.iota(1, (n, n), 'i64'), f.iota(0, (n, n), 'i64'))  # j - i
+    rev, exc = A.get('reverse', 0), A.get('exclusive', 0)
+    direction = {(0, 0): 'ge', (0, 1): 'gt', (1, 0): 'le', (1, 1): 'lt'}[(rev, exc)]
+    tri = f.cast(f.compare(direction, d, f.constant(np.int64(0), 'i64', (n, n))), x.et)
+    if len(x.shape) == 1:
+        y = f.reshape(f.matmul(f.reshape(x, (1, n)), tri), (n,))
+    elif axis == len(x.shape) - 1:
+        y = f.matmul(x, tri)  # y[., j] = sum_i x[., i] tri[i, j]
+    else:
+        y = f.matmul(tri, x, ta=True)  # y[j, .] = sum_i tri[i, j] x[i, .]
+    f.ret(y, O[0])
+
+
+@onnx_case('test_nllloss_NC', 'test_nllloss_NCd1', expanded=True)
+def _nllloss(f, A, I, O):
+    # loss = -input[n, target[n], ...]: a one-hot select and a sum over C
+    x, t = f.arg(I[0]), f.arg(I[1])
+    bt = f.broadcast(t, [d for d in range(len(x.shape)) if d != 1], x.shape)
+    hot = f.compare('eq', bt, f.iota(1, x.shape, 'i64'))
+    picked = f.reduce('sum', f.select(hot, x, f.scalar_like(0.0, x)), [1])
+    loss = f.unary('neg', picked)
+    red = A.get('reduction', b'mean')
+    red = red.decode() if isinstance(red, bytes) else red
+    if red != 'none':
+        loss = f.reduce(red, loss, list(range(len(loss.shape))))
+    f.ret(loss, O[0])
+
+
+@onnx_case('test_einsum_batch_matmul', 'test_einsum_transpose', 'test_einsum_sum',
+           'test_einsum_inner_prod', 'test_einsum_batch_diagonal')
+def _einsum(f, A, I, O):
+    eq = A['equation'].decode().replace(' ', '')
+    xs = [f.arg(a) for a in I]
+    if eq == 'bij,bjk->bik':
+        y = f.matmul(xs[0], xs[1])
+    elif eq == 'ij->ji':
+        y = f.transpose(xs[0], [1, 0])
+    elif eq == 'ij->i':
+        y = f.reduce('sum', xs[0], [1])
+    elif eq == 'i,i':
+        y = f.reduce('sum', f.binary('mul', xs[0], xs[1]), [0])
+    elif eq == '...ii->...i':
+        x = xs[0]
+        eye = f.compare('eq', f.iota(1, x.shape, 'i64'), f.iota(2, x.shape, 'i64'))
+        y = f.reduce('sum', f.select(eye, x, f.scalar_like(0.0, x)), [2])
+    else:
+        raise Unsupported('einsum ' + eq)
+    f.ret(y, O[0])
 
 
 onnx_skip('mask from NumPy\'s RNG, not Philox (see the NumPy dropout cases)',
