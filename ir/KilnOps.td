@@ -426,7 +426,8 @@ def Kiln_RngOp : Kiln_Op<"rng", "elementwise"> {
     Element `i` is drawn from Philox4x32-10 with key (seed) and counter
     (i, offset), so a value depends only on (seed, offset, i): a step is
     reproducible and parallel generation needs no state. `uniform` draws
-    from [a, b); `normal` has mean `a` and standard deviation `b`
+    from [a, b) (a value that rounds up to `b` in the result type becomes
+    the largest value of the type below `b`); `normal` has mean `a` and standard deviation `b`
     (Box-Muller); `bernoulli` is 1 with probability `a`.
 
     ```mlir

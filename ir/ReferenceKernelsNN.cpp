@@ -145,6 +145,31 @@ Tensor pool2d(PoolKind kind, const Tensor &input,
 // Random numbers
 //===----------------------------------------------------------------------===//
 
+/// The largest value of float type `t` strictly below `b`.
+static double largestBelow(double b, ElemType t) {
+  double r = roundToType(b, t);
+  if (r < b)
+    return r;
+  switch (t) {
+  case ElemType::F32:
+    return std::nextafter(static_cast<float>(r), -INFINITY);
+  case ElemType::F16:
+  case ElemType::BF16: {
+    bool half = t == ElemType::F16;
+    uint16_t bits = half ? doubleToHalfBits(r) : doubleToBF16Bits(r);
+    if (r == 0)
+      bits = 0x8001; // the smallest negative subnormal
+    else if (r > 0)
+      --bits;
+    else
+      ++bits;
+    return half ? halfBitsToDouble(bits) : bf16BitsToDouble(bits);
+  }
+  default:
+    return std::nextafter(r, -INFINITY);
+  }
+}
+
 Tensor rng(Distribution dist, ElemType type, const std::vector<int64_t> &shape,
            int64_t seed, int64_t offset, double a, double b) {
   Tensor r(type, shape);
@@ -154,6 +179,10 @@ Tensor rng(Distribution dist, ElemType type, const std::vector<int64_t> &shape,
     switch (dist) {
     case Distribution::Uniform:
       v = a + (b - a) * philox::uniform01(seed, offset, idx);
+      // u < 1, but a + (b - a) * u can round up to b in the result type:
+      // keep the documented half-open interval [a, b).
+      if (roundToType(v, type) >= b)
+        v = largestBelow(b, type);
       break;
     case Distribution::Normal:
       v = a + b * philox::standardNormal(seed, offset, idx);

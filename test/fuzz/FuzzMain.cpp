@@ -27,6 +27,7 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+extern size_t kilnFuzzAccepted;
 
 namespace {
 
@@ -180,7 +181,8 @@ int main(int argc, char **argv) {
   }
   alarm(0);
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  printf("fuzz: %ld mutated inputs (+%zu seeds) in %.1f s, no crash or hang\n", done,
-         seeds.size(), elapsed);
+  printf("fuzz: %ld mutated inputs (+%zu seeds) in %.1f s, %zu accepted, no crash "
+         "or hang\n",
+         done, seeds.size(), elapsed, kilnFuzzAccepted);
   return 0;
 }

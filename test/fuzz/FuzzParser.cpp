@@ -16,6 +16,10 @@
 #include <cstdint>
 #include <cstdlib>
 
+/// Inputs the frontend accepted (the driver reports it, to show the loop
+/// reaches IR building and not only the lexer).
+size_t kilnFuzzAccepted = 0;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static mlir::MLIRContext *ctx = [] {
     auto *c = new mlir::MLIRContext();
@@ -29,6 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef source(reinterpret_cast<const char *>(data), size);
   auto module = kiln::frontend::importModel(source, "fuzz.kiln", *ctx, errs);
   if (module) {
+    ++kilnFuzzAccepted;
     // Accepted input must be valid IR: anything else is a frontend bug.
     if (mlir::failed(mlir::verify(*module))) {
       llvm::errs() << "fuzz: the frontend accepted an input and produced invalid IR\n";
