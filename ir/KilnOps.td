@@ -127,7 +127,6 @@ def Kiln_SelectOp : Kiln_Op<"select", "elementwise", [
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat =
       "$cond `,` $on_true `,` $on_false attr-dict `:` type($cond) `,` type($on_true)";
-  let hasVerifier = 1;
 }
 
 def Kiln_CastOp : Kiln_Op<"cast", "elementwise", [
@@ -413,7 +412,6 @@ def Kiln_ConstantOp : Kiln_Op<"constant", "elementwise", [
   let arguments = (ins ElementsAttr:$value);
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "attr-dict $value";
-  let hasVerifier = 1;
   let hasFolder = 1;
   let builders = [OpBuilder<(ins "::mlir::ElementsAttr":$value), [{
     build($_builder, $_state, value.getType(), value);

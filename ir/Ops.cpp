@@ -103,17 +103,6 @@ LogicalResult SelectOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
-LogicalResult SelectOp::verify() {
-  if (getOnTrue().getType() != getOnFalse().getType())
-    return emitOpError("expected both branches to have one type, found ")
-           << getOnTrue().getType() << " and " << getOnFalse().getType();
-  if (tensorOf(getCond()).getShape() != tensorOf(getOnTrue()).getShape())
-    return emitOpError("expected the condition to have the branches' shape ")
-           << list(tensorOf(getOnTrue()).getShape()) << ", found "
-           << list(tensorOf(getCond()).getShape());
-  return success();
-}
-
 OpFoldResult CastOp::fold(FoldAdaptor) {
   if (getX().getType() == getType())
     return getX();
@@ -482,13 +471,6 @@ LogicalResult IotaOp::verify() {
   return checkDim(getLoc(), "iota dim", getDim(), getType().getRank());
 }
 
-LogicalResult ConstantOp::verify() {
-  if (getValue().getType() != getType())
-    return emitOpError("expected the value's type ")
-           << getValue().getType() << " to be the result type " << getType();
-  return success();
-}
-
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 
 LogicalResult RngOp::verify() {
@@ -594,9 +576,6 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *,
 }
 
 LogicalResult DropoutOp::verify() {
-  if (getX().getType() != getType())
-    return emitOpError("expected the result type to be ")
-           << getX().getType() << ", found " << getType();
   double p = getRatio().convertToDouble();
   if (!(p >= 0 && p < 1))
     return emitOpError("expected a dropout ratio in [0, 1), found ") << p;
