@@ -2241,6 +2241,161 @@ def edge_cases():
     return cases
 
 
+def largest_below(b, et):
+    """The largest value of float type `et` strictly below b (as float64)."""
+    r = float(round_to(np.float64(b), et))
+    if r < b:
+        return r
+    if et == 'bf16':
+        bits = int(np.float32(r).view(np.uint32)) >> 16
+        bits = 0x8001 if r == 0 else (bits - 1 if r > 0 else bits + 1)
+        return float(np.uint32(bits << 16).view(np.float32))
+    t = ELEM_TO_NP[et]
+    return float(np.nextafter(t(r), t(-np.inf)))
+
+
+@numpy_case
+def rng_uniform_narrow():
+    """uniform in f16/bf16/f32: values that round up to b become the largest
+    value below b (ir/KilnOps.td), so every draw is in [a, b)."""
+    cases = []
+    for et, a, b in (('f16', 0.0, 1.0), ('bf16', -1.0, 3.0), ('f16', 2.0, 2.001),
+                     ('bf16', 0.0, 1.0), ('f32', 0.0, 1.0)):
+        def build(f, r, et=et, a=a, b=b):
+            n = 65536
+            seed, offset = 11, 3
+            v = a + (b - a) * philox_uniform01(seed, offset, n)
+            rv = round_to(v, et).astype(np.float64)
+            want = np.where(rv >= b, largest_below(b, et), rv)
+            f.ret(f.rng('uniform', f.arg(np.array(seed, np.int64)),
+                        f.arg(np.array(offset, np.int64)), a, b, (n,), et),
+                  round_to(want, et))
+        cases.append(simple('rng_uniform_in_range_%s_%g_%g' % (et, a, b), build,
+                            tolerance=(0, 0), check='check_uniform_range'))
+    return cases
+
+
+def check_uniform_range(outputs, case):
+    m = re.search(r'_(-?[\d.e-]+)_(-?[\d.e-]+)$', case['name'])
+    a, b = float(m.group(1)), float(m.group(2))
+    u = outputs[0].astype(np.float64)
+    if u.min() < a or u.max() >= b:
+        return ['uniform draws outside [%g, %g): min %r, max %r' % (a, b, u.min(), u.max())]
+    return []
+
+
+def _rand_case(name, r):
+    """One randomly configured structural op with a NumPy reference."""
+    kind = name.split('_')[1]
+    f = Fn()
+    if kind == 'conv':
+        n, g = int(r.integers(1, 3)), int(r.choice([1, 2, 3]))
+        c, o = g * int(r.integers(1, 3)), g * int(r.integers(1, 3))
+        kh, kw = int(r.integers(1, 4)), int(r.integers(1, 4))
+        st = [int(v) for v in r.integers(1, 4, 2)]
+        dl = [int(v) for v in r.integers(1, 3, 2)]
+        pd = [int(v) for v in r.integers(0, 3, 4)]
+        h = int(r.integers(dl[0] * (kh - 1) + 1, 10))
+        w = int(r.integers(dl[1] * (kw - 1) + 1, 10))
+        x = r.standard_normal((n, c, h, w))
+        wt = r.standard_normal((o, c // g, kh, kw))
+        f.ret(f.conv2d(f.arg(x), f.arg(wt), st, pd, dl, g), conv_ref(x, wt, st, pd, dl, g))
+    elif kind == 'pool':
+        win = [int(v) for v in r.integers(1, 4, 2)]
+        st = [int(v) for v in r.integers(1, 4, 2)]
+        pd = [int(r.integers(0, win[0])), int(r.integers(0, win[1])),
+              int(r.integers(0, win[0])), int(r.integers(0, win[1]))]
+        x = r.standard_normal((2, 3, int(r.integers(win[0], 9)), int(r.integers(win[1], 9))))
+        pk, cip = str(r.choice(['max', 'avg'])), bool(r.integers(0, 2))
+        f.ret(f.pool2d(pk, f.arg(x), win, st, pd, cip and pk == 'avg'),
+              pool_ref(x, pk, win, st, pd, cip and pk == 'avg'))
+    elif kind == 'movement':
+        rank = int(r.integers(1, 5))
+        shape = tuple(int(v) for v in r.integers(1, 6, rank))
+        a = r.integers(-50, 50, shape).astype(np.int32)
+        x = f.arg(a)
+        perm = [int(v) for v in r.permutation(rank)]
+        f.ret(f.transpose(x, perm), a.transpose(perm))
+        st = [int(r.integers(0, d)) for d in shape]
+        lim = [int(r.integers(s0 + 1, d + 1)) for s0, d in zip(st, shape)]
+        step = [int(v) for v in r.integers(1, 4, rank)]
+        f.ret(f.slice(x, st, lim, step), a[tuple(slice(s0, l, k) for s0, l, k in zip(st, lim, step))])
+        lo, hi = [int(v) for v in r.integers(0, 3, rank)], [int(v) for v in r.integers(0, 3, rank)]
+        f.ret(f.pad(x, lo, hi, -3), np.pad(a, list(zip(lo, hi)), constant_values=-3))
+        dim = int(r.integers(0, rank))
+        b = r.integers(-50, 50, shape[:dim] + (int(r.integers(1, 4)),) + shape[dim + 1:]).astype(np.int32)
+        f.ret(f.concat([x, f.arg(b), x], dim), np.concatenate([a, b, a], dim))
+        new = sorted(int(v) for v in r.choice(rank + 2, rank, replace=False))
+        out = [int(v) for v in r.integers(1, 4, rank + 2)]
+        for i, d in zip(new, shape):
+            out[i] = d if r.random() < 0.7 else out[i]
+        src = a.copy()
+        src_shape = tuple(d if out[i] == d else 1 for i, d in zip(new, shape))
+        src = a[tuple(slice(0, 1) if sd == 1 and d != 1 else slice(None)
+                      for sd, d in zip(src_shape, shape))]
+        xs = f.arg(np.ascontiguousarray(src))
+        exp_shape = [1] * (rank + 2)
+        for i, d in zip(new, src_shape):
+            exp_shape[i] = d
+        f.ret(f.broadcast(xs, new, out), np.broadcast_to(src.reshape(exp_shape), out))
+        flat = [int(np.prod(shape))]
+        f.ret(f.reshape(x, flat), a.reshape(flat))
+    elif kind == 'reduce':
+        rank = int(r.integers(1, 5))
+        shape = tuple(int(v) for v in r.integers(1, 6, rank))
+        a = r.standard_normal(shape)
+        dims = sorted(int(v) for v in r.choice(rank, int(r.integers(1, rank + 1)), replace=False))
+        keep = bool(r.integers(0, 2))
+        x = f.arg(a)
+        for k, fn in (('sum', np.sum), ('mean', np.mean), ('max', np.max), ('min', np.min),
+                      ('prod', np.prod)):
+            f.ret(f.reduce(k, x, dims, keep), fn(a, axis=tuple(dims), keepdims=keep))
+        d = int(r.integers(0, rank))
+        f.ret(f.argmax(x, d), np.argmax(a, d))
+        f.ret(f.softmax(x, d), softmax_np(a, d))
+        ax = int(r.integers(0, rank))
+        g, b = r.standard_normal(shape[ax:]), r.standard_normal(shape[ax:])
+        axes = tuple(range(ax, rank))
+        mu, var = a.mean(axes, keepdims=True), a.var(axes, keepdims=True)
+        f.ret(f.layer_norm(x, f.arg(g), f.arg(b), ax), (a - mu) / np.sqrt(var + 1e-5) * g + b)
+    elif kind == 'gather':
+        rank = int(r.integers(1, 4))
+        shape = tuple(int(v) for v in r.integers(1, 6, rank))
+        axis = int(r.integers(0, rank))
+        t = r.standard_normal(shape)
+        ishape = tuple(int(v) for v in r.integers(1, 4, int(r.integers(0, 3))))
+        idx = r.integers(0, shape[axis], ishape).astype(np.int64)
+        f.ret(f.gather(f.arg(t), f.arg(idx), axis), np.take(t, idx, axis))
+        ushape = shape[:axis] + ishape + shape[axis + 1:]
+        u = r.standard_normal(ushape)
+        want = np.zeros(shape)
+        np.add.at(want, (slice(None),) * axis + (idx,), u)
+        f.ret(f.scatter_add(f.arg(u), f.arg(idx), axis, shape), want)
+    elif kind == 'matmul':
+        batch = tuple(int(v) for v in r.integers(1, 4, int(r.integers(0, 3))))
+        m, k, n = (int(v) for v in r.integers(1, 9, 3))
+        ta, tb = bool(r.integers(0, 2)), bool(r.integers(0, 2))
+        a = r.standard_normal(batch + (m, k))
+        b = r.standard_normal(batch + (k, n))
+        f.ret(f.matmul(f.arg(np.swapaxes(a, -1, -2).copy() if ta else a),
+                       f.arg(np.swapaxes(b, -1, -2).copy() if tb else b), ta, tb), a @ b)
+    return make_case('numpy/' + name, f, ('native',))
+
+
+@numpy_case
+def random_structural():
+    """Randomly configured (fixed seeds) index-heavy ops in f64 against NumPy:
+    conv2d, pool2d, data movement, reductions/softmax/layer_norm/argmax,
+    gather/scatter_add, matmul."""
+    cases = []
+    for kind, count in (('conv', 25), ('pool', 25), ('movement', 25), ('reduce', 25),
+                        ('gather', 20), ('matmul', 15)):
+        for i in range(count):
+            name = 'random_%s_%02d' % (kind, i)
+            cases.append(_rand_case(name, rng_for(name)))
+    return cases
+
+
 @numpy_case
 def mlp_chain():
     """A small network chaining many ops: linear + bias + gelu + layer norm +
