@@ -36,6 +36,20 @@ Elaborator::Elaborator(llvm::SourceMgr &srcMgr, Diagnostics &diag,
     : diag(diag), ctx(ctx), b(&ctx), srcMgr(srcMgr),
       file(mlir::StringAttr::get(&ctx, filename)) {}
 
+Elaborator::~Elaborator() {
+  // Scopes refer to each other in cycles (a block's definition holds the
+  // scope it is bound in); drop every binding so they are all freed.
+  for (auto &scope : scopes) {
+    scope->vars.clear();
+    scope->parent.reset();
+  }
+}
+
+std::shared_ptr<Scope> Elaborator::newScope() {
+  scopes.push_back(std::make_shared<Scope>());
+  return scopes.back();
+}
+
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
@@ -523,6 +537,22 @@ Val Elaborator::evalName(const Expr &e, Scope &scope) {
 }
 
 Val Elaborator::eval(const Expr &e, Scope &scope) {
+  // Block calls re-enter eval from inside an expression; bound the total
+  // depth so that nested calls of deep expressions cannot exhaust the stack.
+  constexpr unsigned kMaxEvalDepth = 2000;
+  if (evalDepth >= kMaxEvalDepth) {
+    diag.error(e.range, "expression evaluation is nested too deeply (more "
+                        "than " + llvm::Twine(kMaxEvalDepth) +
+                            " levels through block calls)");
+    return Val::poison();
+  }
+  ++evalDepth;
+  Val result = evalImpl(e, scope);
+  --evalDepth;
+  return result;
+}
+
+Val Elaborator::evalImpl(const Expr &e, Scope &scope) {
   switch (e.kind) {
   case Expr::Int:
     return Val::ofInt(e.intValue);
@@ -811,7 +841,7 @@ Val Elaborator::instantiate(const Expr &call, const Val &def, Scope &scope,
   auto inst = std::make_shared<Instance>();
   inst->path = path;
   inst->blockName = name;
-  inst->scope = std::make_shared<Scope>();
+  inst->scope = newScope();
   inst->scope->parent = def.blockScope;
   // Arguments: positional, or by parameter name.
   std::vector<Val> vals(nparams);
@@ -964,7 +994,7 @@ Val Elaborator::callFn(const Instance &inst, llvm::ArrayRef<Val> args,
                                llvm::Twine(kMaxInstanceDepth) + " deep");
     return Val::poison();
   }
-  auto local = std::make_shared<Scope>();
+  auto local = newScope();
   local->parent = inst.scope;
   for (size_t i = 0; i < args.size(); ++i)
     bind(*local, fn.names[i], fn.nameRanges[i], args[i], false);
@@ -1491,7 +1521,7 @@ Elaborator::run(const ModelDecl &model,
   entry = func.addEntryBlock();
   b.setInsertionPointToEnd(entry);
 
-  auto scope = std::make_shared<Scope>();
+  auto scope = newScope();
   bool ok = true;
   // 1. Model arguments.
   for (const auto &[name, value] : overrides)

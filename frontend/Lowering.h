@@ -102,6 +102,7 @@ class Elaborator {
 public:
   Elaborator(llvm::SourceMgr &srcMgr, Diagnostics &diag,
              mlir::MLIRContext &ctx, llvm::StringRef filename);
+  ~Elaborator();
 
   /// Builds the module; null on error (after reporting).
   mlir::OwningOpRef<mlir::ModuleOp>
@@ -161,7 +162,6 @@ public:
   int64_t dropoutSite = 0;
 
 private:
-  friend struct StmtRunner;
   struct ParamInfo {
     std::string name;
     bool isBuffer;
@@ -190,6 +190,7 @@ private:
   Val callInstance(const Expr &call, const Val &inst, Scope &scope);
   Val callFn(const Instance &inst, llvm::ArrayRef<Val> args,
              const Expr &call);
+  Val evalImpl(const Expr &e, Scope &scope);
   Val evalName(const Expr &e, Scope &scope);
   Val evalIndex(const Expr &e, Scope &scope);
   std::optional<mlir::RankedTensorType> evalType(const TypeExpr &t,
@@ -209,7 +210,10 @@ private:
   llvm::SMRange lossRange;
   std::optional<mlir::Attribute> optimizer;
   std::optional<mlir::DictionaryAttr> hparams;
+  std::shared_ptr<Scope> newScope();
+  std::vector<std::shared_ptr<Scope>> scopes; // every scope, see ~Elaborator
   unsigned instDepth = 0;
+  unsigned evalDepth = 0;
   uint64_t opsEmitted = 0;
   bool budgetReported = false;
 };
