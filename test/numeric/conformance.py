@@ -2105,6 +2105,35 @@ def bf16_input_rounding():
     return simple('bf16_input_rounding', build, ('native', 'f64'), (0, 0))
 
 
+@numpy_case
+def runtime_errors():
+    """Out-of-range indices and labels are run-time errors of the interpreter
+    (a diagnostic and a non-zero exit, not a crash or a silent value)."""
+    cases = []
+    table = np.arange(12, dtype=np.float32).reshape(6, 2)
+    for label, idx in (('past_end', 6), ('negative', -1)):
+        def g(f, r, idx=idx):
+            f.ret(f.gather(f.arg(table), f.arg(np.array([0, idx], np.int64)), 0))
+        c = simple('error_gather_index_' + label, g)
+        c['expect_error'] = r'index|range|bound'
+        cases.append(c)
+
+        def sc(f, r, idx=idx):
+            f.ret(f.scatter_add(f.arg(np.ones((2, 2), np.float32)),
+                                f.arg(np.array([1, idx], np.int32)), 0, (6, 2)))
+        c = simple('error_scatter_add_index_' + label, sc)
+        c['expect_error'] = r'index|range|bound'
+        cases.append(c)
+
+        def ce(f, r, idx=idx):
+            f.ret(f.cross_entropy(f.arg(np.zeros((2, 6), np.float32)),
+                                  f.arg(np.array([0, idx], np.int64))))
+        c = simple('error_cross_entropy_label_' + label, ce)
+        c['expect_error'] = r'label|index|range|bound|class'
+        cases.append(c)
+    return cases
+
+
 def _special(f, vals, et):
     return f.arg(np.asarray(vals, dtype=ELEM_TO_NP[et]), et)
 
@@ -2509,6 +2538,15 @@ def run_case(job):
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         except subprocess.TimeoutExpired:
             return name, 'kiln timed out'
+        if case.get('expect_error'):
+            if p.returncode == 0:
+                return name, 'kiln run succeeded; expected a run-time error'
+            text = p.stderr + p.stdout
+            if not re.search(case['expect_error'], text, re.I) or 'Assertion' in text \
+                    or p.returncode < 0:
+                return name, 'expected an error matching /%s/, got (exit %d): %s' % (
+                    case['expect_error'], p.returncode, text.strip()[:300])
+            return name, None
         if p.returncode != 0:
             msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
             return name, 'kiln run failed (exit %d): %s' % (
