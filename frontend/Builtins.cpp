@@ -251,6 +251,7 @@ llvm::ArrayRef<StringRef> Elaborator::builtinNames() {
       "neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid",
       "relu", "sin", "cos", "erf", "floor", "ceil", "logical_not", "gelu",
       "maximum", "minimum", "pow", "logical_and", "logical_or", "where",
+      "select",
       "cast", "softmax", "log_softmax", "cross_entropy", "layer_norm",
       "batch_norm", "dropout", "matmul", "transpose", "reshape", "flatten",
       "sum", "mean", "max", "min", "prod", "argmax", "conv2d", "max_pool2d",
@@ -364,7 +365,7 @@ Val Elaborator::evalBuiltin(StringRef name, const Expr &call, Scope &scope,
     return tensorResult(emit(op, {x->v, y->v}, {x->type()}, {}, r));
   }
 
-  if (name == "where") {
+  if (name == "where" || name == "select") {
     static const Param sig[] = {
         {"cond", nullptr}, {"a", nullptr}, {"b", nullptr}};
     if (!a.bind(sig))

@@ -25,6 +25,10 @@ mlir::OwningOpRef<mlir::ModuleOp> kiln::frontend::importModel(
     return nullptr;
   Elaborator elaborator(srcMgr, diag, ctx, filename);
   mlir::OwningOpRef<mlir::ModuleOp> module = elaborator.run(*model, overrides);
+  if (!module && !diag.errorCount())
+    diag.error(model->nameRange, "internal error: model '" + model->name +
+                                     "' was rejected without a diagnostic; "
+                                     "please report it");
   if (diag.errorCount())
     return nullptr;
   return module;

@@ -873,10 +873,13 @@ Val Elaborator::instantiate(const Expr &call, const Val &def, Scope &scope,
     bind(*inst->scope, block.names[i + 1], block.nameRanges[i + 1], vals[i],
          false);
   ++instDepth;
-  std::optional<Val> none;
+  unsigned errorsBefore = diag.errorCount();
   bool ok = exec(block.body, inst->scope, StmtContext::Block, path + ".",
                  nullptr);
   --instDepth;
+  if (diag.errorCount() != errorsBefore)
+    diag.note(call.range, "in '" + path + "', an instance of block '" + name +
+                              "' created here");
   if (!ok)
     return Val::poison();
   for (auto &s : block.body)
@@ -999,6 +1002,7 @@ Val Elaborator::callFn(const Instance &inst, llvm::ArrayRef<Val> args,
   for (size_t i = 0; i < args.size(); ++i)
     bind(*local, fn.names[i], fn.nameRanges[i], args[i], false);
   ++instDepth;
+  unsigned errorsBefore = diag.errorCount();
   Val result;
   if (fn.exprBody) {
     result = eval(*fn.value, *local);
@@ -1013,6 +1017,9 @@ Val Elaborator::callFn(const Instance &inst, llvm::ArrayRef<Val> args,
     }
   }
   --instDepth;
+  if (diag.errorCount() != errorsBefore)
+    diag.note(call.range, "in a call of '" + inst.path + "' (block '" +
+                              inst.blockName + "')");
   return result;
 }
 
@@ -1097,6 +1104,17 @@ bool Elaborator::declareParam(const Stmt &s,
       return false;
     }
     info.initArgs.push_back(v.num());
+  }
+  if (iname == "uniform" && !(info.initArgs[0] < info.initArgs[1])) {
+    diag.error(init.range, "uniform(lo, hi) needs lo < hi, found lo = " +
+                               fmtNum(info.initArgs[0]) + " and hi = " +
+                               fmtNum(info.initArgs[1]));
+    return false;
+  }
+  if (iname == "normal" && !(info.initArgs[1] >= 0)) {
+    diag.error(init.range, "normal(mean, std) needs std >= 0, found " +
+                               fmtNum(info.initArgs[1]));
+    return false;
   }
   if ((iname.starts_with("xavier") || iname.starts_with("kaiming")) &&
       type->getRank() < 2) {

@@ -94,13 +94,20 @@ private:
       r = SMRange(t.loc(), t.loc());
     diag.error(r, "expected " + what + ", found " + found);
   }
-  bool expect(Tok k, const llvm::Twine &context = "") {
+  bool expect(Tok k, const llvm::Twine &context = "",
+              SMLoc open = SMLoc()) {
     if (consumeIf(k))
       return true;
+    bool first = !failed;
     if (context.isTriviallyEmpty())
       expected(tokName(k));
     else
       expected(tokName(k) + " " + context);
+    // For a missing ')' or ']' several lines down, show where it opened.
+    if (first && open.isValid())
+      diag.note(SMRange(open, SMLoc::getFromPointer(open.getPointer() + 1)),
+                "to match this " + tokName(k == Tok::RParen ? Tok::LParen
+                                                            : Tok::LBracket));
     return false;
   }
   bool expectIdent(StringRef &name, SMRange &range, const llvm::Twine &what) {
@@ -565,6 +572,7 @@ ExprPtr Parser::parseUnary(unsigned depth) {
 
 bool Parser::parseArgs(std::vector<Arg> &args, unsigned depth) {
   // The '(' is consumed.
+  SMLoc open = pos > 0 ? tokens[pos - 1].loc() : SMLoc();
   if (!is(Tok::RParen)) {
     do {
       Arg arg;
@@ -588,7 +596,7 @@ bool Parser::parseArgs(std::vector<Arg> &args, unsigned depth) {
       args.push_back(std::move(arg));
     } while (consumeIf(Tok::Comma));
   }
-  return expect(Tok::RParen, "to close the argument list");
+  return expect(Tok::RParen, "to close the argument list", open);
 }
 
 bool Parser::parseIndexItem(IndexItem &item, unsigned depth) {
@@ -634,7 +642,7 @@ ExprPtr Parser::parsePostfix(unsigned depth) {
     if (tooDeep(e->depth + depth))
       return nullptr;
     bool call = is(Tok::LParen);
-    consume();
+    SMLoc open = consume().loc();
     auto post = std::make_unique<Expr>(call ? Expr::Call : Expr::Index,
                                        e->range);
     post->depth = e->depth + 1;
@@ -650,7 +658,7 @@ ExprPtr Parser::parsePostfix(unsigned depth) {
           return nullptr;
         post->indices.push_back(std::move(item));
       } while (consumeIf(Tok::Comma));
-      if (!expect(Tok::RBracket, "to close the index"))
+      if (!expect(Tok::RBracket, "to close the index", open))
         return nullptr;
     }
     post->range.End = prevEnd();
@@ -703,11 +711,11 @@ ExprPtr Parser::parsePrimary(unsigned depth) {
     return e;
   }
   case Tok::LParen: {
-    consume();
+    SMLoc open = consume().loc();
     ExprPtr inner = parseExpr(depth + 1);
     if (!inner)
       return nullptr;
-    if (!expect(Tok::RParen, "to close the parenthesis"))
+    if (!expect(Tok::RParen, "to close the parenthesis", open))
       return nullptr;
     return inner;
   }
@@ -723,7 +731,7 @@ ExprPtr Parser::parsePrimary(unsigned depth) {
         e->elements.push_back(std::move(el));
       } while (consumeIf(Tok::Comma));
     }
-    if (!expect(Tok::RBracket, "to close the list"))
+    if (!expect(Tok::RBracket, "to close the list", open.loc()))
       return nullptr;
     e->range.End = prevEnd();
     return e;
