@@ -251,7 +251,7 @@ llvm::ArrayRef<StringRef> Elaborator::builtinNames() {
       "neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid",
       "relu", "sin", "cos", "erf", "floor", "ceil", "logical_not", "gelu",
       "maximum", "minimum", "pow", "logical_and", "logical_or", "where",
-      "select",
+      "select", "split",
       "cast", "softmax", "log_softmax", "cross_entropy", "layer_norm",
       "batch_norm", "dropout", "matmul", "transpose", "reshape", "flatten",
       "sum", "mean", "max", "min", "prod", "argmax", "conv2d", "max_pool2d",
@@ -1026,6 +1026,70 @@ Val Elaborator::evalBuiltin(StringRef name, const Expr &call, Scope &scope,
          b.getNamedAttr("limit", b.getDenseI64ArrayAttr(limit)),
          b.getNamedAttr("step", b.getDenseI64ArrayAttr(step))},
         r));
+  }
+
+  if (name == "split") {
+    static const Param sig[] = {
+        {"x", nullptr}, {"parts", nullptr}, {"dim", "-1"}};
+    if (!a.bind(sig))
+      return Val::poison();
+    auto x = a.tensor(0);
+    auto d = a.integer(2, -1);
+    if (!x || !d)
+      return Val::poison();
+    RankedTensorType xt = x->type();
+    auto dim = a.dim(2, *d, xt.getRank());
+    if (!dim)
+      return Val::poison();
+    int64_t size = xt.getDimSize(*dim);
+    Val parts = a.value(1);
+    llvm::SmallVector<int64_t> sizes;
+    if (parts.kind == Val::Int) {
+      if (parts.i < 1 || parts.i > size || size % parts.i) {
+        diag.error(a.range(1), "cannot split dimension " + llvm::Twine(*dim) +
+                                   " of " + fmt(xt) + " into " +
+                                   llvm::Twine(parts.i) + " equal parts");
+        return Val::poison();
+      }
+      sizes.assign(parts.i, size / parts.i);
+    } else {
+      auto list = a.ints(1);
+      if (!list)
+        return Val::poison();
+      int64_t total = 0;
+      for (int64_t s : *list)
+        if (s < 1 || __builtin_add_overflow(total, s, &total))
+          total = -1;
+      if (list->empty() || total != size) {
+        diag.error(a.range(1), "split sizes " + shapeStr(*list) +
+                                   " must be positive and add up to " +
+                                   llvm::Twine(size) + " (dimension " +
+                                   llvm::Twine(*dim) + " of " + fmt(xt) + ")");
+        return Val::poison();
+      }
+      sizes = *list;
+    }
+    if (!spend(r, sizes.size()))
+      return Val::poison();
+    Val out;
+    out.kind = Val::Tuple;
+    int64_t offset = 0;
+    for (int64_t s : sizes) {
+      llvm::SmallVector<int64_t> start(xt.getRank(), 0),
+          limit(xt.getShape()), step(xt.getRank(), 1), shape(xt.getShape());
+      start[*dim] = offset;
+      limit[*dim] = offset + s;
+      shape[*dim] = s;
+      offset += s;
+      out.elems.push_back(Val::ofTensor(emit(
+          "kiln.slice", {x->v},
+          {RankedTensorType::get(shape, xt.getElementType())},
+          {b.getNamedAttr("start", b.getDenseI64ArrayAttr(start)),
+           b.getNamedAttr("limit", b.getDenseI64ArrayAttr(limit)),
+           b.getNamedAttr("step", b.getDenseI64ArrayAttr(step))},
+          r)));
+    }
+    return out;
   }
 
   if (name == "pad") {
