@@ -113,6 +113,10 @@ public:
   Val eval(const Expr &e, Scope &scope);
   Val evalBuiltin(llvm::StringRef name, const Expr &call, Scope &scope,
                   bool &found);
+  Val evalNNBuiltin(llvm::StringRef name, const Expr &call, Scope &scope,
+                    bool &found);
+  Val evalShapeBuiltin(llvm::StringRef name, const Expr &call, Scope &scope,
+                       bool &found);
   static llvm::ArrayRef<llvm::StringRef> builtinNames();
 
   mlir::Location loc(llvm::SMRange r);
