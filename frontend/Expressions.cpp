@@ -139,9 +139,7 @@ Val Elaborator::evalImpl(const Expr &e, Scope &scope) {
     Val l = eval(*e.lhs, scope);
     Val r = eval(*e.rhs, scope);
     return binaryOp(e.text, std::move(l), std::move(r), e.lhs->range,
-                    e.rhs->range, SMRange(e.opLoc, e.opLoc).isValid()
-                                      ? e.range
-                                      : e.range);
+                    e.rhs->range, e.range);
   }
   case Expr::Call: {
     const Expr &callee = *e.lhs;

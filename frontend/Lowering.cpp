@@ -720,10 +720,7 @@ bool Elaborator::exec(const StmtList &stmts,
         var.defRange = s.nameRanges[0];
         // The body runs in the enclosing scope: assignments update the
         // loop-carried bindings (`h = cell(x[:, t, :], h)`).
-        ok &= exec(s.body, scope, context == StmtContext::Block
-                                      ? StmtContext::Block
-                                      : context,
-                   pathPrefix, ret);
+        ok &= exec(s.body, scope, context, pathPrefix, ret);
         if (ret && *ret)
           return ok;
       }
