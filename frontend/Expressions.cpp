@@ -23,6 +23,8 @@ using mlir::Value;
 
 
 void Elaborator::unknownName(StringRef name, SMRange r, const Scope &scope) {
+  if (diag.tooMany()) // the message would be dropped: skip the search
+    return diag.error(r, "unknown name");
   // Suggest the closest visible name or builtin.
   StringRef best;
   unsigned bestDist = 3;

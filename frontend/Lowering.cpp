@@ -27,6 +27,9 @@ using mlir::Value;
 
 namespace {
 constexpr unsigned kMaxInstanceDepth = 64;
+/// Block instances and params cost more of the op budget than an op: each
+/// holds a scope and becomes IR arguments (keeps memory bounded on fuzzing).
+constexpr uint64_t kInstanceCost = 16;
 } // namespace
 
 Elaborator::Elaborator(llvm::SourceMgr &srcMgr, Diagnostics &diag,
@@ -71,7 +74,7 @@ Val Elaborator::instantiate(const Expr &call, const Val &def, Scope &scope,
                                "' instantiate itself?)");
     return Val::poison();
   }
-  if (!spend(call.range))
+  if (!spend(call.range, kInstanceCost))
     return Val::poison();
   auto inst = std::make_shared<Instance>();
   inst->path = path;
@@ -371,7 +374,7 @@ bool Elaborator::declareParam(const Stmt &s,
     diag.note(it->second, "first defined here");
     return false;
   }
-  if (!spend(s.range))
+  if (!spend(s.range, kInstanceCost))
     return false;
   Value arg = entry->addArgument(*type, loc(s.nameRanges[0]));
   params.push_back(std::move(info));
