@@ -232,8 +232,9 @@ bool Parser::parseStmtList(StmtList &out, unsigned depth) {
   }
   for (;;) {
     skipNewlines();
+    // The caller reports a missing '}' at end of file.
     if (is(Tok::RBrace) || is(Tok::Eof))
-      return !is(Tok::Eof) || true;
+      return true;
     if (diag.tooMany())
       return false;
     failed = false;
