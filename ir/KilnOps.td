@@ -50,6 +50,14 @@ class Kiln_UnaryOp<string mnemonic, string fn, string summaryText,
       return ::kiln::scalar::}] # fn # [{(x);
     }
   }];
+  // Reference semantics come from `apply`: nothing to write per op.
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::evaluate(::kiln::ref::EvalContext &ctx,
+        ::llvm::ArrayRef<const ::kiln::ref::Tensor *> operands,
+        ::llvm::SmallVectorImpl<::kiln::ref::Tensor> &results) {
+      return ::kiln::ref::evaluateUnary<$cppClass>(ctx, operands, results);
+    }
+  }];
 }
 
 def Kiln_NegOp : Kiln_UnaryOp<"neg", "neg", "negation", Kiln_NumericTensor>;
@@ -84,6 +92,14 @@ class Kiln_BinaryOp<string mnemonic, string fn, string summaryText,
     static constexpr ::llvm::StringLiteral kScalarFn = "}] # fn # [{";
     template <typename T> static T apply(T a, T b) {
       return ::kiln::scalar::}] # fn # [{(a, b);
+    }
+  }];
+  // Reference semantics come from `apply`: nothing to write per op.
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::evaluate(::kiln::ref::EvalContext &ctx,
+        ::llvm::ArrayRef<const ::kiln::ref::Tensor *> operands,
+        ::llvm::SmallVectorImpl<::kiln::ref::Tensor> &results) {
+      return ::kiln::ref::evaluateBinary<$cppClass>(ctx, operands, results);
     }
   }];
 }
