@@ -307,6 +307,10 @@ Val Elaborator::evalShapeBuiltin(StringRef name, const Expr &call, Scope &scope,
                                    llvm::Twine(parts.i) + " equal parts");
         return Val::poison();
       }
+      // Charge the budget before allocating: a huge part count (found by
+      // fuzzing) must be an error, not an allocation failure.
+      if (!spend(r, parts.i))
+        return Val::poison();
       sizes.assign(parts.i, size / parts.i);
     } else {
       auto list = a.ints(1);
@@ -324,9 +328,9 @@ Val Elaborator::evalShapeBuiltin(StringRef name, const Expr &call, Scope &scope,
         return Val::poison();
       }
       sizes = *list;
+      if (!spend(r, sizes.size()))
+        return Val::poison();
     }
-    if (!spend(r, sizes.size()))
-      return Val::poison();
     Val out;
     out.kind = Val::Tuple;
     int64_t offset = 0;
