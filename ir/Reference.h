@@ -72,7 +72,15 @@ mlir::DenseElementsAttr toElementsAttr(mlir::MLIRContext *ctx, const Tensor &t);
 
 struct RunOptions {
   Precision precision = Precision::Native;
+  /// The largest tensor the interpreter agrees to hold (elements). Types are
+  /// static, so every value's size is checked before anything is computed:
+  /// a model with a huge tensor is an error, not an allocation failure.
+  int64_t maxElements = int64_t(1) << 28;
 };
+
+/// Checks every argument and op result of `fn` against opts.maxElements
+/// (with overflow-safe element counts); names the first offending value.
+llvm::Error checkSizes(mlir::func::FuncOp fn, const RunOptions &opts);
 
 /// Evaluates a func.func over kiln ops (plus func.return) on host tensors;
 /// arguments in order. Under Native precision float arguments are first

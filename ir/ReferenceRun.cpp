@@ -17,6 +17,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <optional>
+
 using namespace mlir;
 using namespace kiln;
 
@@ -46,14 +48,75 @@ bool matches(const ref::Tensor &t, Type type) {
          llvm::equal(tt.getShape(), t.shape());
 }
 
+/// Prints `file:line:col` when the location has one, else MLIR's form.
+void printLocation(llvm::raw_ostream &os, Location loc) {
+  FileLineColLoc flc;
+  loc->walk([&](Location l) {
+    if (auto f = dyn_cast<FileLineColLoc>(l)) {
+      flc = f;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (flc)
+    os << flc.getFilename().getValue() << ":" << flc.getLine() << ":"
+       << flc.getColumn();
+  else
+    os << loc;
+}
+
 llvm::Error errorAt(Location loc, const llvm::Twine &message) {
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << loc << ": " << message;
+  printLocation(os, loc);
+  os << ": error: " << message;
   return llvm::createStringError(llvm::inconvertibleErrorCode(), s);
 }
 
+/// The element count of a static tensor type, or nullopt past `limit`
+/// (computed without overflow, however large the dimensions).
+std::optional<int64_t> boundedElements(Type type, int64_t limit) {
+  auto tt = dyn_cast<RankedTensorType>(type);
+  if (!tt)
+    return 0;
+  int64_t n = 1;
+  for (int64_t d : tt.getShape()) {
+    if (d == 0)
+      return 0;
+  }
+  for (int64_t d : tt.getShape()) {
+    if (d < 0 || n > limit / d)
+      return std::nullopt;
+    n *= d;
+  }
+  return n;
+}
+
 } // namespace
+
+llvm::Error ref::checkSizes(func::FuncOp fn, const RunOptions &opts) {
+  auto tooLarge = [&](Location loc, const llvm::Twine &what, Type type) {
+    return errorAt(loc, what + " of type " + typeString(type) +
+                            " has more than " + std::to_string(opts.maxElements) +
+                            " elements, the reference interpreter's limit");
+  };
+  for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes()))
+    if (!boundedElements(type, opts.maxElements))
+      return tooLarge(fn.getLoc(), "argument #" + llvm::Twine(i), type);
+  llvm::Error err = llvm::Error::success();
+  fn.walk([&](Operation *op) {
+    for (auto [i, r] : llvm::enumerate(op->getResults()))
+      if (!boundedElements(r.getType(), opts.maxElements)) {
+        err = tooLarge(op->getLoc(),
+                       "result #" + llvm::Twine(i) + " of '" +
+                           op->getName().getStringRef() + "'",
+                       r.getType());
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  return err;
+}
 
 llvm::Expected<std::vector<ref::Tensor>>
 ref::runFunction(func::FuncOp fn, ArrayRef<Tensor> args, const RunOptions &opts) {
@@ -62,6 +125,8 @@ ref::runFunction(func::FuncOp fn, ArrayRef<Tensor> args, const RunOptions &opts)
     return errorAt(fn.getLoc(), "cannot run " + name + ": it has no body");
   if (!fn.getBody().hasOneBlock())
     return errorAt(fn.getLoc(), "cannot run " + name + ": expected one block");
+  if (llvm::Error err = checkSizes(fn, opts))
+    return std::move(err);
   Block &body = fn.getBody().front();
   if (args.size() != body.getNumArguments())
     return errorAt(fn.getLoc(), name + " expects " +
@@ -93,9 +158,13 @@ ref::runFunction(func::FuncOp fn, ArrayRef<Tensor> args, const RunOptions &opts)
     llvm::raw_string_ostream os(diagnostics);
     if (!diagnostics.empty())
       os << "\n";
-    os << d.getLocation() << ": error: " << d;
-    for (Diagnostic &note : d.getNotes())
-      os << "\n" << note.getLocation() << ": note: " << note;
+    printLocation(os, d.getLocation());
+    os << ": error: " << d;
+    for (Diagnostic &note : d.getNotes()) {
+      os << "\n";
+      printLocation(os, note.getLocation());
+      os << ": note: " << note;
+    }
     return success();
   });
 

@@ -817,7 +817,25 @@ TEST_F(RunTest, GatherOutOfRangeIsAnErrorNamingTheOp) {
                          "indices position [1]"),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find("loc("), std::string::npos) << message;
+  // The error names the op's source position (line 3 of the module text).
+  EXPECT_NE(message.find(":3:12: error: "), std::string::npos) << message;
+}
+
+TEST_F(RunTest, HugeTensorsAreAnErrorBeforeAnyAllocation) {
+  mlir::func::FuncOp fn = parse(R"mlir(
+    func.func @f(%a: tensor<2xf32>) -> tensor<4611686018427387904x2xf32> {
+      %0 = kiln.broadcast %a, dims = [1] : tensor<2xf32> -> tensor<4611686018427387904x2xf32>
+      return %0 : tensor<4611686018427387904x2xf32>
+    })mlir");
+  ASSERT_TRUE(fn);
+  auto out = runFunction(fn, {Tensor(ElemType::F32, {2})}, {});
+  ASSERT_FALSE(bool(out));
+  std::string message = llvm::toString(out.takeError());
+  EXPECT_NE(message.find("result #0 of 'kiln.broadcast' of type "
+                         "tensor<4611686018427387904x2xf32> has more than 268435456 "
+                         "elements"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(RunTest, RejectsMismatchedArguments) {

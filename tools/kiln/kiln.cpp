@@ -441,6 +441,17 @@ int runForward(const Options &opts, ModuleOp module) {
   if (!fn)
     return fail("'" + opts.model +
                 "' has no func.func @forward (nor exactly one function)");
+  ref::RunOptions runOptions;
+  runOptions.precision =
+      opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
+  // Before any allocation: inputs and parameters are built from the types.
+  // Interpreter errors already read `file:line:col: error: ...`.
+  auto report = [](llvm::Error err) {
+    llvm::errs() << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  };
+  if (llvm::Error err = ref::checkSizes(fn, runOptions))
+    return report(std::move(err));
   llvm::StringMap<std::string> given;
   for (auto &[name, path] : opts.inputs) {
     if (!given.try_emplace(name, path).second)
@@ -484,12 +495,9 @@ int runForward(const Options &opts, ModuleOp module) {
       return fail("--input names '" + name + "', which is not an input of '" +
                   opts.model + "'");
 
-  ref::RunOptions runOptions;
-  runOptions.precision =
-      opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
   auto results = ref::runFunction(fn, args, runOptions);
   if (!results)
-    return fail(llvm::toString(results.takeError()));
+    return report(results.takeError());
 
   if (std::error_code ec = llvm::sys::fs::create_directories(opts.outputDir))
     return fail("cannot create output directory '" + opts.outputDir + "': " + ec.message());
@@ -517,6 +525,8 @@ int main(int argc, char **argv) {
 
   MLIRContext ctx;
   ctx.loadDialect<KilnDialect, func::FuncDialect>();
+  // Users read messages, not generic-form op dumps.
+  ctx.printOpOnDiagnostic(false);
   OwningOpRef<ModuleOp> module = loadModel(opts, ctx);
   if (!module)
     return 1;
