@@ -13,6 +13,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace mlir;
 using namespace kiln;
@@ -29,6 +30,29 @@ std::string list(ArrayRef<int64_t> values) {
 }
 
 RankedTensorType tensorOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+/// Shapes are int64; sizes computed from attributes must not overflow (the
+/// result would be UB, then a bogus type). Fails with a message naming what.
+LogicalResult checkedSum(std::optional<Location> loc, StringRef what,
+                         std::initializer_list<int64_t> terms, int64_t &out) {
+  std::optional<int64_t> sum = 0;
+  for (int64_t t : terms)
+    if (sum)
+      sum = llvm::checkedAdd(*sum, t);
+  if (!sum)
+    return emitOptionalError(loc, what, " overflows a 64-bit size");
+  out = *sum;
+  return success();
+}
+
+/// The element count of a static shape, or nullopt if it overflows int64.
+std::optional<int64_t> elementCount(ArrayRef<int64_t> shape) {
+  std::optional<int64_t> n = 1;
+  for (int64_t d : shape)
+    if (n)
+      n = llvm::checkedMul(*n, d);
+  return n;
+}
 
 /// Checks that `dims` is strictly increasing and within [0, rank).
 LogicalResult checkDimList(std::optional<Location> loc, StringRef what,
@@ -224,8 +248,15 @@ static FailureOr<int64_t> windowOutput(std::optional<Location> loc,
                                        int64_t padLow, int64_t padHigh,
                                        int64_t window, int64_t stride,
                                        int64_t dilation) {
-  int64_t effective = dilation * (window - 1) + 1;
-  int64_t padded = in + padLow + padHigh;
+  std::optional<int64_t> span = llvm::checkedMul(dilation, window - 1);
+  int64_t effective, padded;
+  if (!span || failed(checkedSum(loc, "the dilated window", {*span, 1}, effective)) ||
+      failed(checkedSum(loc, ("the padded " + dimName).str(), {in, padLow, padHigh},
+                        padded))) {
+    if (!span)
+      (void)emitOptionalError(loc, "the dilated window overflows a 64-bit size");
+    return failure();
+  }
   if (padded < effective) {
     (void)emitOptionalError(loc, "window of effective size ", effective,
                             " does not fit the padded ", dimName, " size ",
@@ -319,10 +350,15 @@ LogicalResult ReshapeOp::verify() {
   if (in.getElementType() != out.getElementType())
     return emitOpError("expected the result element type to be ")
            << in.getElementType() << ", found " << out.getElementType();
-  if (in.getNumElements() != out.getNumElements())
+  std::optional<int64_t> from = elementCount(in.getShape()),
+                         to = elementCount(out.getShape());
+  if (!from || !to)
     return emitOpError("cannot reshape ")
-           << in << " (" << in.getNumElements() << " elements) to " << out
-           << " (" << out.getNumElements() << " elements)";
+           << in << " to " << out << ": the element count overflows 64 bits";
+  if (*from != *to)
+    return emitOpError("cannot reshape ")
+           << in << " (" << *from << " elements) to " << out << " (" << *to
+           << " elements)";
   return success();
 }
 
@@ -376,7 +412,8 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
                                in.getDimSize(i), ") expects 0 <= start <= limit <= ",
                                in.getDimSize(i), ", found start ", start[i],
                                " and limit ", limit[i]);
-    shape.push_back((limit[i] - start[i] + step[i] - 1) / step[i]);
+    int64_t extent = limit[i] - start[i]; // no overflow: 0 <= start <= limit
+    shape.push_back(extent / step[i] + (extent % step[i] != 0));
   }
   inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
   return success();
@@ -405,7 +442,9 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
       return emitOptionalError(loc, "input ", i, " of type ", t,
                                " does not match input 0 of type ", first,
                                " outside dimension ", dim);
-    shape[dim] += t.getDimSize(dim);
+    if (failed(checkedSum(loc, "the concatenated dimension",
+                          {shape[dim], t.getDimSize(dim)}, shape[dim])))
+      return failure();
   }
   inferred.push_back(RankedTensorType::get(shape, first.getElementType()));
   return success();
@@ -422,8 +461,13 @@ LogicalResult PadOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc
       failed(checkAllPositive(loc, "high", high, /*allowZero=*/true)))
     return failure();
   SmallVector<int64_t> shape;
-  for (int64_t i = 0; i < in.getRank(); ++i)
-    shape.push_back(in.getDimSize(i) + low[i] + high[i]);
+  for (int64_t i = 0; i < in.getRank(); ++i) {
+    int64_t size;
+    if (failed(checkedSum(loc, "the padded size of dimension " + std::to_string(i),
+                          {in.getDimSize(i), low[i], high[i]}, size)))
+      return failure();
+    shape.push_back(size);
+  }
   inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
   return success();
 }

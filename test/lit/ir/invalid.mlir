@@ -1044,3 +1044,30 @@ func.func @gelu_int(%x: tensor<8xi32>) {
   %0 = kiln.gelu %x : tensor<8xi32>
   return
 }
+
+// -----
+
+// Tests that padding that overflows a 64-bit size is rejected, not wrapped.
+func.func @pad_overflow(%x: tensor<4xf32>) {
+  // expected-error @+1 {{the padded size of dimension 0 overflows a 64-bit size}}
+  %0 = kiln.pad %x, low = [9223372036854775800], high = [100], value = 0.0 : tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that a reshape whose element count overflows is rejected.
+func.func @reshape_overflow(%x: tensor<4611686018427387904x4xf32>) {
+  // expected-error @+1 {{the element count overflows 64 bits}}
+  %0 = kiln.reshape %x : tensor<4611686018427387904x4xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+// Tests that a dilation that overflows the window size is rejected.
+func.func @conv2d_dilation_overflow(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x2x2xf32>) {
+  // expected-error @+1 {{the dilated window overflows a 64-bit size}}
+  %0 = kiln.conv2d %x, %w, strides = [1, 1], padding = [0, 0, 0, 0], dilations = [9223372036854775807, 1], groups = 1 : tensor<1x1x4x4xf32>, tensor<1x1x2x2xf32>
+  return
+}
