@@ -864,13 +864,12 @@ Elaborator::run(const ModelDecl &model,
     llvm::SmallVector<mlir::NamedAttribute> attrs = {
         b.getNamedAttr("kiln.name", b.getStringAttr(p.name)),
         b.getNamedAttr("kiln.role",
-                       kiln::ArgRoleAttr::get(&ctx, kiln::ArgRole::param)),
+                       kiln::ArgRoleAttr::get(&ctx, p.isBuffer ? kiln::ArgRole::buffer
+                                                              : kiln::ArgRole::param)),
         b.getNamedAttr("kiln.init", p.init)};
     if (!p.initArgs.empty())
       attrs.push_back(b.getNamedAttr("kiln.init_args",
                                      b.getDenseF64ArrayAttr(p.initArgs)));
-    if (p.isBuffer)
-      attrs.push_back(b.getNamedAttr("kiln.buffer", b.getUnitAttr()));
     func.setArgAttrs(inputNames.size() + i, b.getDictionaryAttr(attrs));
   }
   for (size_t i = 0; i < resAttrs.size(); ++i)

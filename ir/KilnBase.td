@@ -102,9 +102,12 @@ def Kiln_FusionClass : Kiln_I32Enum<"FusionClass", "fusion class", [
       I32EnumAttrCase<"opaque", 6>]>;
 def Kiln_FusionClassAttr : Kiln_EnumAttr<Kiln_FusionClass, "fusion_class">;
 
-/// Role of a @forward argument.
+/// Role of a @forward argument: a model input, a trained parameter, or a
+/// buffer (persistent state that the optimizer never updates, such as
+/// batch-norm running statistics; a result with `kiln.updates` replaces it).
 def Kiln_ArgRole : Kiln_I32Enum<"ArgRole", "argument role", [
-      I32EnumAttrCase<"input", 0>, I32EnumAttrCase<"param", 1>]>;
+      I32EnumAttrCase<"input", 0>, I32EnumAttrCase<"param", 1>,
+      I32EnumAttrCase<"buffer", 2>]>;
 def Kiln_ArgRoleAttr : Kiln_EnumAttr<Kiln_ArgRole, "role">;
 
 /// Parameter initializers; numeric arguments live in `kiln.init_args`.

@@ -9,7 +9,8 @@ def KilnVerifyModel : Pass<"kiln-verify-model", "::mlir::ModuleOp"> {
   let description = [{
     The frontend (and the ONNX importer) promise the rest of the compiler a
     module with one `func.func @forward` whose arguments carry `kiln.name`
-    and `kiln.role`, whose parameters carry `kiln.init`, and whose loss (the
+    and `kiln.role`, whose parameters and buffers carry `kiln.init`, whose
+    buffer updates (`kiln.updates`) name a buffer of their type, and whose loss (the
     result marked `kiln.loss`, if any) is a 0-d float tensor. This pass
     checks that promise and names the argument or result that breaks it, so
     a hand-written or imported module fails here rather than deep inside

@@ -2,7 +2,8 @@
 //
 // 1. Find exactly one func.func @forward.
 // 2. Every argument has a unique `kiln.name` and a `kiln.role`; parameters
-//    have a `kiln.init`, and `kiln.init_args` only as f64 arrays.
+//    and buffers have a `kiln.init`, and `kiln.init_args` only as f64 arrays.
+//    A result with `kiln.updates` names a buffer of its type.
 // 3. At most one result has `kiln.loss`, and it is a 0-d float tensor;
 //    every result has a unique `kiln.name`.
 //
@@ -10,6 +11,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace kiln {
@@ -34,6 +36,7 @@ struct VerifyModelPass
 
   LogicalResult verifyForward(func::FuncOp fn) {
     llvm::StringSet<> names;
+    llvm::StringMap<Type> buffers;
     for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i) {
       auto name = fn.getArgAttrOfType<StringAttr>(i, "kiln.name");
       if (!name || name.getValue().empty())
@@ -45,14 +48,19 @@ struct VerifyModelPass
       if (!role)
         return fn.emitError("argument '")
                << name.getValue()
-               << "' has no kiln.role (expected #kiln<role input> or #kiln<role param>)";
-      bool isParam = role.getValue() == kiln::ArgRole::param;
+               << "' has no kiln.role (expected #kiln<role input>, "
+                  "#kiln<role param> or #kiln<role buffer>)";
+      bool isState = role.getValue() != kiln::ArgRole::input;
       bool hasInit = fn.getArgAttrOfType<kiln::InitKindAttr>(i, "kiln.init") != nullptr;
-      if (isParam && !hasInit)
-        return fn.emitError("parameter '") << name.getValue() << "' has no kiln.init";
-      if (!isParam && hasInit)
-        return fn.emitError("input '") << name.getValue()
-                                       << "' has a kiln.init; only parameters do";
+      if (isState && !hasInit)
+        return fn.emitError(role.getValue() == kiln::ArgRole::param ? "parameter '"
+                                                                    : "buffer '")
+               << name.getValue() << "' has no kiln.init";
+      if (!isState && hasInit)
+        return fn.emitError("input '")
+               << name.getValue() << "' has a kiln.init; only parameters and buffers do";
+      if (role.getValue() == kiln::ArgRole::buffer)
+        buffers[name.getValue()] = fn.getArgumentTypes()[i];
       Attribute args = fn.getArgAttr(i, "kiln.init_args");
       if (args && !isa<DenseF64ArrayAttr>(args))
         return fn.emitError("parameter '")
@@ -68,6 +76,19 @@ struct VerifyModelPass
       if (!resultNames.insert(name.getValue()).second)
         return fn.emitError("result #")
                << i << " reuses the name '" << name.getValue() << "'";
+      if (Attribute updates = fn.getResultAttr(i, "kiln.updates")) {
+        auto target = dyn_cast<StringAttr>(updates);
+        auto it = target ? buffers.find(target.getValue()) : buffers.end();
+        if (it == buffers.end())
+          return fn.emitError("result '")
+                 << name.getValue() << "' has kiln.updates = " << updates
+                 << ", expected the name of a buffer argument";
+        if (it->second != fn.getResultTypes()[i])
+          return fn.emitError("result '")
+                 << name.getValue() << "' updates buffer '" << target.getValue()
+                 << "' of type " << it->second << " with a value of type "
+                 << fn.getResultTypes()[i];
+      }
       if (!fn.getResultAttr(i, "kiln.loss"))
         continue;
       Type resultType = fn.getResultTypes()[i];

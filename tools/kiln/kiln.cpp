@@ -274,9 +274,9 @@ std::string resultName(func::FuncOp fn, unsigned i) {
   return "result" + std::to_string(i);
 }
 
-bool isParam(func::FuncOp fn, unsigned i) {
+ArgRole roleOf(func::FuncOp fn, unsigned i) {
   auto role = fn.getArgAttrOfType<ArgRoleAttr>(i, "kiln.role");
-  return role && role.getValue() == ArgRole::param;
+  return role ? role.getValue() : ArgRole::input;
 }
 
 std::optional<ref::ElemType> elemTypeOf(Type t) {
@@ -408,21 +408,29 @@ int runCheck(const Options &opts, ModuleOp module) {
   func::FuncOp fn = entryFunction(module);
   if (!fn)
     return fail("'" + opts.model + "' has no func.func @forward");
-  unsigned inputs = 0, params = 0;
+  unsigned inputs = 0, params = 0, buffers = 0;
   int64_t paramValues = 0;
   for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-    if (isParam(fn, i)) {
+    switch (roleOf(fn, i)) {
+    case ArgRole::param:
       ++params;
       paramValues += cast<RankedTensorType>(fn.getArgumentTypes()[i]).getNumElements();
-    } else {
+      break;
+    case ArgRole::buffer:
+      ++buffers;
+      break;
+    case ArgRole::input:
       ++inputs;
+      break;
     }
   }
   unsigned ops = 0;
   fn.walk([&](Operation *op) { ops += isa<KilnDialect>(op->getDialect()); });
   llvm::outs() << opts.model << ": ok: " << inputs << " inputs, " << params
-               << " parameters (" << paramValues << " values), " << ops
-               << " ops, " << fn.getNumResults() << " results\n";
+               << " parameters (" << paramValues << " values), ";
+  if (buffers)
+    llvm::outs() << buffers << " buffers, ";
+  llvm::outs() << ops << " ops, " << fn.getNumResults() << " results\n";
   return 0;
 }
 
@@ -474,7 +482,7 @@ int runForward(const Options &opts, ModuleOp module) {
       args.push_back(std::move(*t));
       continue;
     }
-    if (isParam(fn, i)) {
+    if (roleOf(fn, i) != ArgRole::input) {
       auto init = fn.getArgAttrOfType<InitKindAttr>(i, "kiln.init");
       llvm::SmallVector<double> initArgs;
       if (auto a = fn.getArgAttrOfType<DenseF64ArrayAttr>(i, "kiln.init_args"))

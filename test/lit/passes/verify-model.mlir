@@ -86,7 +86,7 @@ func.func @forward(%w0: tensor<4xf32> {kiln.name = "w", kiln.role = #kiln<role p
 // -----
 
 // Tests that an argument without kiln.role is rejected.
-// expected-error @+1 {{argument 'x' has no kiln.role (expected #kiln<role input> or #kiln<role param>)}}
+// expected-error @+1 {{argument 'x' has no kiln.role (expected #kiln<role input>, #kiln<role param> or #kiln<role buffer>)}}
 func.func @forward(%x: tensor<4xf32> {kiln.name = "x"}) -> (tensor<4xf32> {kiln.name = "y"}) {
   return %x : tensor<4xf32>
 }
@@ -111,7 +111,7 @@ func.func @forward(%w: tensor<4xf32> {kiln.name = "w", kiln.role = #kiln<role pa
 // -----
 
 // Tests that an input with a kiln.init is rejected.
-// expected-error @+1 {{input 'x' has a kiln.init; only parameters do}}
+// expected-error @+1 {{input 'x' has a kiln.init; only parameters and buffers do}}
 func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role input>, kiln.init = #kiln<init zeros>})
     -> (tensor<4xf32> {kiln.name = "y"}) {
   return %x : tensor<4xf32>
@@ -190,4 +190,44 @@ func.func @forward(%x: tensor<f32> {kiln.name = "x", kiln.role = #kiln<role inpu
 func.func @forward(%x: tensor<f32> {kiln.name = "x", kiln.role = #kiln<role input>})
     -> (tensor<f32> {kiln.name = "out"}, tensor<f32> {kiln.name = "out"}) {
   return %x, %x : tensor<f32>, tensor<f32>
+}
+
+// -----
+
+// Tests that a buffer and a result that updates it pass unchanged.
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: kiln.role = #kiln<role buffer>
+// CHECK-SAME: kiln.updates = "rm"
+func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role input>},
+                   %rm: tensor<4xf32> {kiln.name = "rm", kiln.role = #kiln<role buffer>, kiln.init = #kiln<init zeros>})
+    -> (tensor<4xf32> {kiln.name = "rm.updated", kiln.updates = "rm"}) {
+  %0 = kiln.add %x, %rm : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that a buffer needs an initializer.
+// expected-error @+1 {{buffer 'rm' has no kiln.init}}
+func.func @forward(%rm: tensor<4xf32> {kiln.name = "rm", kiln.role = #kiln<role buffer>}) {
+  return
+}
+
+// -----
+
+// Tests that kiln.updates must name a buffer argument.
+// expected-error @+1 {{result 'y' has kiln.updates = "x", expected the name of a buffer argument}}
+func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role input>})
+    -> (tensor<4xf32> {kiln.name = "y", kiln.updates = "x"}) {
+  return %x : tensor<4xf32>
+}
+
+// -----
+
+// Tests that a buffer update must have the buffer's type.
+// expected-error @+1 {{result 'rm.updated' updates buffer 'rm' of type 'tensor<4xf32>' with a value of type 'tensor<2xf32>'}}
+func.func @forward(%rm: tensor<4xf32> {kiln.name = "rm", kiln.role = #kiln<role buffer>, kiln.init = #kiln<init zeros>},
+                   %y: tensor<2xf32> {kiln.name = "y", kiln.role = #kiln<role input>})
+    -> (tensor<2xf32> {kiln.name = "rm.updated", kiln.updates = "rm"}) {
+  return %y : tensor<2xf32>
 }
