@@ -24,8 +24,8 @@ class Kiln_HasFusionClass<string cls>
 class Kiln_Op<string mnemonic, string fusionClass, list<Trait> traits = []>
     : Op<Kiln_Dialect, mnemonic, !listconcat(traits, [
         Pure, Kiln_FusionOpInterface, Kiln_HasFusionClass<fusionClass>,
-        // KILN-REFERENCE-INTERFACE: reference semantics (ir/Reference*.cpp);
-        // enabled once every op has its evaluate().
+        // Reference semantics: elementwise ops get evaluate() from their ODS
+        // class (ir/ReferenceElementwise.h), the others in ReferenceOps.cpp.
         DeclareOpInterfaceMethods<Kiln_ReferenceOpInterface>
       ])>;
 
@@ -428,6 +428,7 @@ def Kiln_ConstantOp : Kiln_Op<"constant", "elementwise", [
   let arguments = (ins ElementsAttr:$value);
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "attr-dict $value";
+  let hasVerifier = 1;
   let hasFolder = 1;
   let builders = [OpBuilder<(ins "::mlir::ElementsAttr":$value), [{
     build($_builder, $_state, value.getType(), value);

@@ -15,6 +15,8 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/CheckedArithmetic.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace kiln;
 
@@ -200,6 +202,9 @@ LogicalResult ArgmaxOp::inferReturnTypes(MLIRContext *ctx,
   int64_t dim = adaptor.getDim();
   if (failed(checkDim(loc, "argmax dim", dim, in.getRank())))
     return failure();
+  if (in.getDimSize(dim) == 0)
+    return emitOptionalError(loc, "argmax over dimension ", dim,
+                             " of size 0 has no maximum (", in, ")");
   SmallVector<int64_t> shape(in.getShape());
   shape.erase(shape.begin() + dim);
   inferred.push_back(RankedTensorType::get(shape, IntegerType::get(ctx, 64)));
@@ -293,6 +298,9 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
     return emitOptionalError(loc, "groups ", groups,
                              " must divide the input channels (", c,
                              ") and the output channels (", o, ")");
+  if (w.getDimSize(2) < 1 || w.getDimSize(3) < 1)
+    return emitOptionalError(loc, "expected a filter window of at least 1x1, found ",
+                             w.getDimSize(2), "x", w.getDimSize(3), " in ", w);
   if (w.getDimSize(1) != c / groups)
     return emitOptionalError(loc, "expected filter input channels C/groups = ",
                              c / groups, ", found ", w.getDimSize(1), " in ", w);
@@ -516,11 +524,23 @@ LogicalResult IotaOp::verify() {
   return checkDim(getLoc(), "iota dim", getDim(), getType().getRank());
 }
 
+LogicalResult ConstantOp::verify() {
+  // The interpreter and the artifact writer read dense data (inline or as a
+  // resource blob); sparse and opaque elements are not supported.
+  if (!isa<DenseElementsAttr, DenseResourceElementsAttr>(getValue()))
+    return emitOpError("expected dense<...> or dense_resource<...> elements, found ")
+           << getValue();
+  return success();
+}
+
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 
 LogicalResult RngOp::verify() {
   Type elem = getType().getElementType();
   double a = getA().convertToDouble(), b = getB().convertToDouble();
+  if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(b - a))
+    return emitOpError("expected finite a, b and b - a, found a = ")
+           << a << ", b = " << b;
   switch (getDistribution()) {
   case Distribution::uniform:
     if (!isa<FloatType>(elem))

@@ -76,10 +76,15 @@ struct RunOptions {
   /// static, so every value's size is checked before anything is computed:
   /// a model with a huge tensor is an error, not an allocation failure.
   int64_t maxElements = int64_t(1) << 28;
+  /// The most host memory the values of one run may hold at once (each
+  /// element is stored in 8 bytes), counted from the function's liveness
+  /// before running, arguments twice (the caller's copy and the run's).
+  int64_t maxLiveBytes = int64_t(8) << 30;
 };
 
 /// Checks every argument and op result of `fn` against opts.maxElements
-/// (with overflow-safe element counts); names the first offending value.
+/// (with overflow-safe element counts), and the peak of simultaneously live
+/// values against opts.maxLiveBytes; names the first offending value.
 llvm::Error checkSizes(mlir::func::FuncOp fn, const RunOptions &opts);
 
 /// Evaluates a func.func over kiln ops (plus func.return) on host tensors;

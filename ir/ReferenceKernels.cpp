@@ -298,7 +298,9 @@ Tensor slice(const Tensor &x, const std::vector<int64_t> &start,
              const std::vector<int64_t> &limit, const std::vector<int64_t> &step) {
   std::vector<int64_t> outShape(x.rank());
   for (int64_t i = 0; i < x.rank(); ++i)
-    outShape[i] = std::max<int64_t>(0, (limit[i] - start[i] + step[i] - 1) / step[i]);
+    // Overflow-free ceil((limit - start) / step); the verifier guarantees
+    // 0 <= start <= limit and step >= 1.
+    outShape[i] = (limit[i] - start[i]) / step[i] + ((limit[i] - start[i]) % step[i] != 0);
   Tensor r(x.type(), outShape);
   const std::vector<int64_t> xStrides = stridesOf(x.shape());
   forEachIndex(outShape, [&](int64_t flat, const std::vector<int64_t> &idx) {

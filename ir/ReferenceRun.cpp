@@ -100,19 +100,49 @@ llvm::Error ref::checkSizes(func::FuncOp fn, const RunOptions &opts) {
                             " has more than " + std::to_string(opts.maxElements) +
                             " elements, the reference interpreter's limit");
   };
-  for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes()))
-    if (!boundedElements(type, opts.maxElements))
+  // The last op that reads each value (runFunction frees it there).
+  llvm::DenseMap<Value, Operation *> lastUse;
+  fn.walk([&](Operation *op) {
+    for (Value v : op->getOperands())
+      lastUse[v] = op;
+  });
+  // Element counts are <= maxElements (2^28 by default) from here on, so
+  // byte sums of a few thousand values cannot overflow.
+  int64_t live = 0, peak = 0;
+  for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes())) {
+    std::optional<int64_t> n = boundedElements(type, opts.maxElements);
+    if (!n)
       return tooLarge(fn.getLoc(), "argument #" + llvm::Twine(i), type);
+    live += 2 * 8 * *n;
+  }
+  peak = live;
   llvm::Error err = llvm::Error::success();
   fn.walk([&](Operation *op) {
-    for (auto [i, r] : llvm::enumerate(op->getResults()))
-      if (!boundedElements(r.getType(), opts.maxElements)) {
+    for (auto [i, r] : llvm::enumerate(op->getResults())) {
+      std::optional<int64_t> n = boundedElements(r.getType(), opts.maxElements);
+      if (!n) {
         err = tooLarge(op->getLoc(),
                        "result #" + llvm::Twine(i) + " of '" +
                            op->getName().getStringRef() + "'",
                        r.getType());
         return WalkResult::interrupt();
       }
+      live += 8 * *n;
+    }
+    peak = std::max(peak, live);
+    if (peak > opts.maxLiveBytes) {
+      err = errorAt(op->getLoc(),
+                    "running '" + op->getName().getStringRef() + "' needs " +
+                        std::to_string(peak >> 20) +
+                        " MiB of live values, over the reference interpreter's "
+                        "limit of " + std::to_string(opts.maxLiveBytes >> 20) + " MiB");
+      return WalkResult::interrupt();
+    }
+    // Values whose last use is this op are freed after it.
+    for (Value v : op->getOperands())
+      if (lastUse.lookup(v) == op)
+        if (std::optional<int64_t> n = boundedElements(v.getType(), opts.maxElements))
+          live -= 8 * *n;
     return WalkResult::advance();
   });
   return err;

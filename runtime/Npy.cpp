@@ -1,6 +1,7 @@
 //===- Npy.cpp - NumPy .npy reading and writing ---------------------------===//
 #include "kiln/Npy.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -275,6 +276,36 @@ bool parse(const uint8_t *bytes, size_t size, Array &out, std::string &error) {
   return true;
 }
 
+namespace {
+/// How many bytes a .npy file whose first `n` bytes are `b` should hold:
+/// never trust the length of a file (it may be /dev/zero or a huge pipe),
+/// read what the header promises and one byte more. When the prefix is
+/// already malformed, returns `n` so that parse() reports why.
+uint64_t bytesNeeded(const uint8_t *b, size_t n) {
+  if (n < 12)
+    return 12;
+  static const uint8_t magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+  if (std::memcmp(b, magic, 6) != 0 || b[6] < 1 || b[6] > 3)
+    return n;
+  uint64_t headerStart = b[6] == 1 ? 10 : 12;
+  uint64_t headerLen = b[6] == 1 ? (b[8] | (uint64_t(b[9]) << 8))
+                                 : (b[8] | (uint64_t(b[9]) << 8) |
+                                    (uint64_t(b[10]) << 16) | (uint64_t(b[11]) << 24));
+  if (n < headerStart + headerLen)
+    return headerStart + headerLen;
+  Array a;
+  std::string ignored;
+  std::string header(reinterpret_cast<const char *>(b) + headerStart, headerLen);
+  HeaderParser parser(header); // holds a reference: keep `header` alive
+  if (!parser.run(a, ignored))
+    return n;
+  uint64_t elems = static_cast<uint64_t>(a.numElements()), size = dtypeSize(a.dtype);
+  if (elems > (std::numeric_limits<uint64_t>::max() - headerStart - headerLen - 1) / size)
+    return n; // parse() reports the impossible size
+  return headerStart + headerLen + elems * size + 1;
+}
+} // namespace
+
 bool readFile(const std::string &path, Array &out, std::string &error) {
   FILE *f = std::fopen(path.c_str(), "rb");
   if (!f) {
@@ -283,9 +314,15 @@ bool readFile(const std::string &path, Array &out, std::string &error) {
   }
   std::vector<uint8_t> bytes;
   uint8_t buffer[1 << 16];
-  size_t got;
-  while ((got = std::fread(buffer, 1, sizeof(buffer), f)) > 0)
+  uint64_t need = 12;
+  while (bytes.size() < need) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(sizeof(buffer), need - bytes.size()));
+    size_t got = std::fread(buffer, 1, chunk, f);
+    if (got == 0)
+      break;
     bytes.insert(bytes.end(), buffer, buffer + got);
+    need = bytesNeeded(bytes.data(), bytes.size());
+  }
   bool readError = std::ferror(f);
   std::fclose(f);
   if (readError) {
@@ -293,6 +330,8 @@ bool readFile(const std::string &path, Array &out, std::string &error) {
     return false;
   }
   if (!parse(bytes.data(), bytes.size(), out, error)) {
+    // Reading stopped one byte past the promised size: the file may hold
+    // more than parse() saw.
     error = path + ": " + error;
     return false;
   }

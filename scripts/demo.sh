@@ -13,7 +13,8 @@ for model in mlp cnn gpt lstm; do
   "$KILN" run "examples/$model.kiln" --device reference --seed 1 \
     --output-dir "$OUT/$model" | sed 's/^/   /'
 done
-echo "== the MLP's IR (first lines)"
-"$KILN" compile examples/mlp.kiln --emit=mlir | head -n 12
+echo "== the MLP's IR (first lines; all of it in $OUT/mlp.mlir)"
+"$KILN" compile examples/mlp.kiln --emit=mlir -o "$OUT/mlp.mlir"
+head -n 12 "$OUT/mlp.mlir"
 echo "== the MLP's loss on a random batch (seed 1):"
 /usr/bin/python3 -c "import numpy as np; print('   loss =', float(np.load('$OUT/mlp/loss.npy')))"

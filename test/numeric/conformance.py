@@ -2657,6 +2657,13 @@ def main():
     print('ops covered (%d/%d): %s' % (len([o for o in all_ops if o in covered]), len(all_ops),
                                        ', '.join('%s(%d)' % (o, len(covered[o]))
                                                  for o in all_ops if o in covered)))
+    # The ONNX data is the independent oracle: a run that lost it (no onnx
+    # module, no libonnx-testdata) must not pass on NumPy cases alone.
+    if not pat and n_onnx < 400:
+        failed.append(('onnx', 'only %d ONNX-referenced cases (expected >= 400): is '
+                       'libonnx-testdata installed and onnx importable by %s?'
+                       % (n_onnx, sys.executable)))
+        print('FAIL onnx: only %d ONNX-referenced cases' % n_onnx)
     missing = [o for o in all_ops if o not in covered]
     if missing and not pat:
         failed.append(('coverage', 'ops of ir/KilnOps.td without a case: ' + ', '.join(missing)))

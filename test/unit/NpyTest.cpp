@@ -164,3 +164,33 @@ TEST(Npy, SurvivesRandomMutations) {
   }
   EXPECT_GT(accepted, 0);
 }
+
+/// A file's length is never trusted: /dev/zero must be rejected after its
+/// first bytes, not read until memory runs out.
+TEST(Npy, ReadsOnlyWhatTheHeaderPromises) {
+  Array a;
+  std::string error;
+  EXPECT_FALSE(readFile("/dev/zero", a, error));
+  EXPECT_NE(error.find("missing the \\x93NUMPY magic"), std::string::npos) << error;
+
+  // Trailing bytes after the data are reported, not ignored.
+  Array small;
+  small.dtype = DType::I32;
+  small.shape = {2};
+  small.data.assign(8, 1);
+  std::vector<uint8_t> bytes = serialize(small);
+  bytes.insert(bytes.end(), 100, 0);
+  std::string path = ::testing::TempDir() + "/trailing.npy";
+  FILE *f = std::fopen(path.c_str(), "wb");
+  ASSERT_TRUE(f);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  EXPECT_FALSE(readFile(path, a, error));
+  EXPECT_NE(error.find("data size mismatch: i32[2] needs 8 bytes"), std::string::npos)
+      << error;
+
+  // And a valid file reads back.
+  ASSERT_TRUE(writeFile(path, small, error)) << error;
+  ASSERT_TRUE(readFile(path, a, error)) << error;
+  EXPECT_EQ(a.data, small.data);
+}

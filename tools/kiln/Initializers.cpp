@@ -134,6 +134,20 @@ tool::initializeParameter(InitKind kind, llvm::ArrayRef<double> args,
   }
   if (ref::isFloatType(type))
     return ref::Tensor::fromDoubles(type, shape, std::move(values));
-  std::vector<int64_t> ints(values.begin(), values.end());
-  return ref::Tensor::fromInts(type, shape, std::move(ints));
+  // Integer parameters: only zeros, ones and constant reach here; a constant
+  // must be representable (converting an out-of-range double is UB).
+  ref::Tensor t(type, shape);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = values[i];
+    bool ok = v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+              v == std::trunc(v);
+    if (ok)
+      ok = ref::wrapToType(static_cast<int64_t>(v), type) == static_cast<int64_t>(v);
+    if (!ok)
+      return llvm::createStringError(
+          "parameter '%s': constant %g is not a %s value", name.str().c_str(), v,
+          ref::typeName(type));
+    t.setInt(i, static_cast<int64_t>(v));
+  }
+  return t;
 }

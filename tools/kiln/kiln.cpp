@@ -24,6 +24,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -216,7 +218,10 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
 }
 
 /// Loads a .kiln model (frontend) or a .mlir module; null after printing errors.
-OwningOpRef<ModuleOp> loadModel(const Options &opts, MLIRContext &ctx) {
+/// `sourceMgr` receives a .mlir model's buffer; it outlives the module so
+/// that later diagnostics (verify-model in `check`) print file:line:col.
+OwningOpRef<ModuleOp> loadModel(const Options &opts, MLIRContext &ctx,
+                                llvm::SourceMgr &sourceMgr) {
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> buffer = openInputFile(opts.model, &error);
   if (!buffer) {
@@ -229,9 +234,7 @@ OwningOpRef<ModuleOp> loadModel(const Options &opts, MLIRContext &ctx) {
       fail("--set applies to .kiln models, not to '" + opts.model + "'");
       return nullptr;
     }
-    llvm::SourceMgr sourceMgr;
     sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-    SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
     module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
     return module;
   }
@@ -262,6 +265,13 @@ func::FuncOp entryFunction(ModuleOp module) {
   return fns.size() == 1 ? fns.front() : func::FuncOp();
 }
 
+std::string mlirString(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
 std::string argName(func::FuncOp fn, unsigned i) {
   if (auto name = fn.getArgAttrOfType<StringAttr>(i, "kiln.name"))
     return name.str();
@@ -279,15 +289,44 @@ ArgRole roleOf(func::FuncOp fn, unsigned i) {
   return role ? role.getValue() : ArgRole::input;
 }
 
-std::optional<ref::ElemType> elemTypeOf(Type t) {
-  if (t.isF16()) return ref::ElemType::F16;
-  if (t.isBF16()) return ref::ElemType::BF16;
-  if (t.isF32()) return ref::ElemType::F32;
-  if (t.isF64()) return ref::ElemType::F64;
-  if (t.isInteger(1)) return ref::ElemType::I1;
-  if (t.isInteger(32)) return ref::ElemType::I32;
-  if (t.isInteger(64)) return ref::ElemType::I64;
-  return std::nullopt;
+/// The entry function's signature must be what the CLI can bind and write:
+/// statically shaped tensors of Kiln's element types, unique names, and
+/// result names that are plain file names (no directories, no "..").
+llvm::Error checkSignature(func::FuncOp fn) {
+  auto typeError = [&](const std::string &what, Type type) {
+    return llvm::createStringError(
+        "%s of @%s has type %s: expected a statically shaped tensor of f16, "
+        "bf16, f32, f64, i1, i32 or i64",
+        what.c_str(), fn.getSymName().str().c_str(), mlirString(type).c_str());
+  };
+  auto valid = [](Type type) {
+    auto t = dyn_cast<RankedTensorType>(type);
+    return t && t.hasStaticShape() && succeeded(ref::elemTypeOf(t.getElementType()));
+  };
+  llvm::StringSet<> argNames, resultNames;
+  for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+    std::string name = argName(fn, i);
+    if (!valid(fn.getArgumentTypes()[i]))
+      return typeError("argument '" + name + "'", fn.getArgumentTypes()[i]);
+    if (!argNames.insert(name).second)
+      return llvm::createStringError("two arguments of @%s are named '%s'",
+                                     fn.getSymName().str().c_str(), name.c_str());
+  }
+  for (unsigned i = 0; i < fn.getNumResults(); ++i) {
+    std::string name = resultName(fn, i);
+    if (!valid(fn.getResultTypes()[i]))
+      return typeError("result '" + name + "'", fn.getResultTypes()[i]);
+    if (name.empty() || name == "." || name == ".." ||
+        name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+      return llvm::createStringError(
+          "result '%s' of @%s cannot name an output file: expected a name "
+          "without '/' that is not '.' or '..'",
+          name.c_str(), fn.getSymName().str().c_str());
+    if (!resultNames.insert(name).second)
+      return llvm::createStringError("two results of @%s are named '%s'",
+                                     fn.getSymName().str().c_str(), name.c_str());
+  }
+  return llvm::Error::success();
 }
 
 std::string describe(ref::ElemType t, llvm::ArrayRef<int64_t> shape) {
@@ -405,16 +444,31 @@ bool writeOutput(const std::string &path, const ref::Tensor &t, std::string &err
 }
 
 int runCheck(const Options &opts, ModuleOp module) {
-  func::FuncOp fn = entryFunction(module);
+  func::FuncOp fn = module.lookupSymbol<func::FuncOp>("forward");
   if (!fn)
     return fail("'" + opts.model + "' has no func.func @forward");
+  if (llvm::Error err = checkSignature(fn))
+    return fail(opts.model + ": " + llvm::toString(std::move(err)));
+  // A .kiln model was checked against the contract while loading; a .mlir
+  // module is a valid model only if it meets it too.
+  if (llvm::StringRef(opts.model).ends_with(".mlir")) {
+    PassManager pm(module.getContext());
+    pm.addPass(createKilnVerifyModel());
+    if (failed(pm.run(module)))
+      return 1;
+  }
   unsigned inputs = 0, params = 0, buffers = 0;
-  int64_t paramValues = 0;
+  std::optional<int64_t> paramValues = 0;
   for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
     switch (roleOf(fn, i)) {
     case ArgRole::param:
       ++params;
-      paramValues += cast<RankedTensorType>(fn.getArgumentTypes()[i]).getNumElements();
+      if (paramValues) { // product then sum, both checked: shapes come from users
+        std::optional<int64_t> n = 1;
+        for (int64_t d : cast<RankedTensorType>(fn.getArgumentTypes()[i]).getShape())
+          n = n ? llvm::checkedMul(*n, d) : n;
+        paramValues = n ? llvm::checkedAdd(*paramValues, *n) : std::nullopt;
+      }
       break;
     case ArgRole::buffer:
       ++buffers;
@@ -427,7 +481,12 @@ int runCheck(const Options &opts, ModuleOp module) {
   unsigned ops = 0;
   fn.walk([&](Operation *op) { ops += isa<KilnDialect>(op->getDialect()); });
   llvm::outs() << opts.model << ": ok: " << inputs << " inputs, " << params
-               << " parameters (" << paramValues << " values), ";
+               << " parameters (";
+  if (paramValues)
+    llvm::outs() << *paramValues;
+  else
+    llvm::outs() << "more than 2^63";
+  llvm::outs() << " values), ";
   if (buffers)
     llvm::outs() << buffers << " buffers, ";
   llvm::outs() << ops << " ops, " << fn.getNumResults() << " results\n";
@@ -449,6 +508,8 @@ int runForward(const Options &opts, ModuleOp module) {
   if (!fn)
     return fail("'" + opts.model +
                 "' has no func.func @forward (nor exactly one function)");
+  if (llvm::Error err = checkSignature(fn))
+    return fail(opts.model + ": " + llvm::toString(std::move(err)));
   ref::RunOptions runOptions;
   runOptions.precision =
       opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
@@ -471,9 +532,8 @@ int runForward(const Options &opts, ModuleOp module) {
     std::string name = argName(fn, i);
     known[name] = true;
     auto type = cast<RankedTensorType>(fn.getArgumentTypes()[i]);
-    std::optional<ref::ElemType> elem = elemTypeOf(type.getElementType());
-    if (!elem)
-      return fail("argument '" + name + "' has an unsupported element type");
+    // checkSignature made sure of the element type.
+    FailureOr<ref::ElemType> elem = ref::elemTypeOf(type.getElementType());
     std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
     if (auto it = given.find(name); it != given.end()) {
       auto t = readInput(name, it->second, *elem, shape);
@@ -535,7 +595,9 @@ int main(int argc, char **argv) {
   ctx.loadDialect<KilnDialect, func::FuncDialect>();
   // Users read messages, not generic-form op dumps.
   ctx.printOpOnDiagnostic(false);
-  OwningOpRef<ModuleOp> module = loadModel(opts, ctx);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
+  OwningOpRef<ModuleOp> module = loadModel(opts, ctx, sourceMgr);
   if (!module)
     return 1;
   if (opts.command == "check")

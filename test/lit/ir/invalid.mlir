@@ -1071,3 +1071,39 @@ func.func @conv2d_dilation_overflow(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x2x2x
   %0 = kiln.conv2d %x, %w, strides = [1, 1], padding = [0, 0, 0, 0], dilations = [9223372036854775807, 1], groups = 1 : tensor<1x1x4x4xf32>, tensor<1x1x2x2xf32>
   return
 }
+
+// -----
+
+// Tests that a convolution filter needs a window of at least 1x1.
+func.func @conv2d_empty_window(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x0x1xf32>) {
+  // expected-error @+1 {{expected a filter window of at least 1x1, found 0x1}}
+  %0 = kiln.conv2d %x, %w, strides = [1, 1], padding = [0, 0, 0, 0], dilations = [1, 1], groups = 1 : tensor<1x1x4x4xf32>, tensor<1x1x0x1xf32>
+  return
+}
+
+// -----
+
+// Tests that argmax over an empty dimension is rejected (no index exists).
+func.func @argmax_empty(%x: tensor<3x0xf32>) {
+  // expected-error @+1 {{argmax over dimension 1 of size 0 has no maximum}}
+  %0 = kiln.argmax %x, dim = 1 : tensor<3x0xf32>
+  return
+}
+
+// -----
+
+// Tests that rng bounds whose difference overflows are rejected.
+func.func @rng_infinite_range(%s: tensor<i64>) {
+  // expected-error @+1 {{expected finite a, b and b - a, found a = -1.000000e+308, b = 1.000000e+308}}
+  %0 = kiln.rng uniform %s, %s, a = -1.0e308, b = 1.0e308 : tensor<4xf64>
+  return
+}
+
+// -----
+
+// Tests that a constant must hold dense data.
+func.func @constant_sparse() {
+  // expected-error @+1 {{expected dense<...> or dense_resource<...> elements}}
+  %0 = kiln.constant sparse<[[0]], [1.0]> : tensor<4xf32>
+  return
+}
