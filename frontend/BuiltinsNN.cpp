@@ -9,6 +9,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace kiln::frontend;
 using namespace kiln::frontend::builtins;
@@ -17,6 +18,24 @@ using llvm::StringRef;
 using mlir::RankedTensorType;
 using mlir::Type;
 using mlir::Value;
+
+namespace {
+const char *const kSpatialAxis[2] = {"height", "width"};
+
+/// `in + lo + hi`, the padded extent of one spatial dimension, or nullopt
+/// when it overflows int64 (the padding amounts are user-controlled).
+std::optional<int64_t> paddedExtent(int64_t in, int64_t lo, int64_t hi) {
+  std::optional<int64_t> s = llvm::checkedAdd(in, lo);
+  return s ? llvm::checkedAdd(*s, hi) : std::nullopt;
+}
+
+/// `dilation * (k - 1) + 1`, the extent of a dilated window, or nullopt on
+/// int64 overflow.
+std::optional<int64_t> dilatedExtent(int64_t k, int64_t dilation) {
+  std::optional<int64_t> s = llvm::checkedMul(dilation, k - 1);
+  return s ? llvm::checkedAdd(*s, int64_t(1)) : std::nullopt;
+}
+} // namespace
 
 Val Elaborator::evalNNBuiltin(StringRef name, const Expr &call, Scope &scope,
                              bool &found) {
@@ -289,9 +308,33 @@ Val Elaborator::evalNNBuiltin(StringRef name, const Expr &call, Scope &scope,
     }
     int64_t oh = 0, ow = 0;
     for (int i = 0; i < 2; ++i) {
-      int64_t in = xt.getDimSize(2 + i) + pad[i] + pad[2 + i];
-      int64_t k = dil[i] * (wt.getDimSize(2 + i) - 1) + 1;
-      int64_t o = in < k ? 0 : (in - k) / stride[i] + 1;
+      int64_t kd = wt.getDimSize(2 + i);
+      if (kd < 1) { // the dialect rejects KH or KW == 0 too
+        diag.error(r, "conv2d expects a filter with positive KH and KW, "
+                      "found " + fmt(wt));
+        return Val::poison();
+      }
+      std::optional<int64_t> in =
+          paddedExtent(xt.getDimSize(2 + i), pad[i], pad[2 + i]);
+      if (!in) {
+        diag.error(r, "conv2d padding " + shapeStr(pad) + " is too large for "
+                      "x " + fmt(xt) + ": the padded " + kSpatialAxis[i] +
+                          " " + llvm::Twine(xt.getDimSize(2 + i)) + " + " +
+                          llvm::Twine(pad[i]) + " + " +
+                          llvm::Twine(pad[2 + i]) +
+                          " overflows a 64-bit integer");
+        return Val::poison();
+      }
+      std::optional<int64_t> k = dilatedExtent(kd, dil[i]);
+      if (!k) {
+        diag.error(r, "conv2d dilation " + shapeStr(dil) + " is too large "
+                      "for filter " + fmt(wt) + ": the dilated " +
+                          kSpatialAxis[i] + " " + llvm::Twine(dil[i]) +
+                          " * (" + llvm::Twine(kd) +
+                          " - 1) + 1 overflows a 64-bit integer");
+        return Val::poison();
+      }
+      int64_t o = *in < *k ? 0 : (*in - *k) / stride[i] + 1;
       (i ? ow : oh) = o;
     }
     if (oh <= 0 || ow <= 0) {
@@ -363,8 +406,19 @@ Val Elaborator::evalNNBuiltin(StringRef name, const Expr &call, Scope &scope,
     }
     int64_t oh = 0, ow = 0;
     for (int i = 0; i < 2; ++i) {
-      int64_t in = xt.getDimSize(2 + i) + pad[i] + pad[2 + i];
-      int64_t o = in < (*win)[i] ? 0 : (in - (*win)[i]) / stride[i] + 1;
+      std::optional<int64_t> in =
+          paddedExtent(xt.getDimSize(2 + i), pad[i], pad[2 + i]);
+      if (!in) {
+        diag.error(r, name + " padding " + shapeStr(pad) + " is too large "
+                             "for x " + fmt(xt) + ": the padded " +
+                          kSpatialAxis[i] + " " +
+                          llvm::Twine(xt.getDimSize(2 + i)) + " + " +
+                          llvm::Twine(pad[i]) + " + " +
+                          llvm::Twine(pad[2 + i]) +
+                          " overflows a 64-bit integer");
+        return Val::poison();
+      }
+      int64_t o = *in < (*win)[i] ? 0 : (*in - (*win)[i]) / stride[i] + 1;
       (i ? ow : oh) = o;
     }
     if (oh <= 0 || ow <= 0) {
@@ -372,11 +426,15 @@ Val Elaborator::evalNNBuiltin(StringRef name, const Expr &call, Scope &scope,
                         " is larger than the padded input " + fmt(xt));
       return Val::poison();
     }
+    // A huge padding makes a huge (but int64) output: bound it like any
+    // other tensor.
+    auto rt = RankedTensorType::get(
+        {xt.getDimSize(0), xt.getDimSize(1), oh, ow}, xt.getElementType());
+    if (!checkShape(rt.getShape(), r))
+      return Val::poison();
     auto kind = name == "max_pool2d" ? kiln::PoolKind::max : kiln::PoolKind::avg;
     return tensorResult(emit(
-        "kiln.pool2d", {x->v},
-        {RankedTensorType::get({xt.getDimSize(0), xt.getDimSize(1), oh, ow},
-                               xt.getElementType())},
+        "kiln.pool2d", {x->v}, {rt},
         {b.getNamedAttr("kind", kiln::PoolKindAttr::get(&ctx, kind)),
          b.getNamedAttr("window", b.getDenseI64ArrayAttr(*win)),
          b.getNamedAttr("strides", b.getDenseI64ArrayAttr(stride)),

@@ -9,6 +9,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace kiln::frontend;
 using namespace kiln::frontend::builtins;
@@ -95,12 +96,20 @@ Val Elaborator::evalShapeBuiltin(StringRef name, const Expr &call, Scope &scope,
         infer = i;
         continue;
       }
-      if (shape[i] <= 0 || __builtin_mul_overflow(known, shape[i], &known)) {
+      if (shape[i] <= 0) {
         diag.error(a.range(1), "invalid target shape " + shapeStr(shape) +
                                    " for reshape (dimensions must be "
                                    "positive, with at most one -1)");
         return Val::poison();
       }
+      std::optional<int64_t> prod = llvm::checkedMul(known, shape[i]);
+      if (!prod) {
+        diag.error(a.range(1), "invalid target shape " + shapeStr(shape) +
+                                   " for reshape: the product of its "
+                                   "dimensions overflows a 64-bit integer");
+        return Val::poison();
+      }
+      known = *prod;
     }
     if (infer >= 0) {
       if (known == 0 || total % known) {
@@ -233,8 +242,19 @@ Val Elaborator::evalShapeBuiltin(StringRef name, const Expr &call, Scope &scope,
                                    "match");
         return Val::poison();
       }
-      if (i)
-        shape[*dim] += t.getDimSize(*dim);
+      if (i) {
+        // Each operand has at most 2^40 elements, but a long enough list of
+        // them can still overflow the summed dimension.
+        std::optional<int64_t> sum =
+            llvm::checkedAdd(shape[*dim], t.getDimSize(*dim));
+        if (!sum) {
+          diag.error(r, "concat along dimension " + llvm::Twine(*dim) +
+                            " is too large: the summed size overflows a "
+                            "64-bit integer");
+          return Val::poison();
+        }
+        shape[*dim] = *sum;
+      }
       vals.push_back(list.elems[i].v);
     }
     if (!checkShape(shape, r))
@@ -275,7 +295,7 @@ Val Elaborator::evalShapeBuiltin(StringRef name, const Expr &call, Scope &scope,
     limit[*dim] = h;
     step[*dim] = *st;
     llvm::SmallVector<int64_t> shape(xt.getShape());
-    shape[*dim] = (h - l + *st - 1) / *st;
+    shape[*dim] = stridedCount(l, h, *st);
     return tensorResult(emit(
         "kiln.slice", {x->v}, {RankedTensorType::get(shape, xt.getElementType())},
         {b.getNamedAttr("start", b.getDenseI64ArrayAttr(start)),
@@ -369,8 +389,9 @@ Val Elaborator::evalShapeBuiltin(StringRef name, const Expr &call, Scope &scope,
         int64_t(hi->size()) != xt.getRank() ||
         llvm::any_of(*lo, [](int64_t p) { return p < 0 || p > (1 << 30); }) ||
         llvm::any_of(*hi, [](int64_t p) { return p < 0 || p > (1 << 30); })) {
-      diag.error(r, "pad expects low and high with one non-negative amount "
-                    "per dimension of " + fmt(xt));
+      diag.error(r, "pad expects low and high with one amount in [0, 2^30] "
+                    "per dimension of " + fmt(xt) + ", found low " +
+                        shapeStr(*lo) + " and high " + shapeStr(*hi));
       return Val::poison();
     }
     llvm::SmallVector<int64_t> shape(xt.getShape());

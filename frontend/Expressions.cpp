@@ -298,13 +298,13 @@ Val Elaborator::evalIndex(const Expr &e, Scope &scope) {
     start.push_back(lo);
     limit.push_back(hi);
     step.push_back(st);
-    kept.push_back((hi - lo + st - 1) / st);
+    kept.push_back(stridedCount(lo, hi, st));
   }
   if (!spend(e.range, 2))
     return Val::poison();
   llvm::SmallVector<int64_t> sliced;
   for (size_t d = 0; d < shape.size(); ++d)
-    sliced.push_back((limit[d] - start[d] + step[d] - 1) / step[d]);
+    sliced.push_back(stridedCount(start[d], limit[d], step[d]));
   Value v = base.v;
   if (llvm::ArrayRef<int64_t>(sliced) != shape ||
       llvm::any_of(step, [](int64_t s) { return s != 1; }))

@@ -34,6 +34,16 @@ namespace kiln::frontend {
 struct Scope;
 struct Instance;
 
+/// Number of elements of the strided range [start, limit) taken with `step`,
+/// i.e. ceil((limit - start) / step), for 0 <= start <= limit and step >= 1.
+/// Written as e / step + (e % step != 0): the textbook
+/// (limit - start + step - 1) / step overflows int64 for huge steps
+/// (`x[0:4:9223372036854775807]`).
+inline int64_t stridedCount(int64_t start, int64_t limit, int64_t step) {
+  int64_t e = limit - start;
+  return e / step + (e % step != 0);
+}
+
 /// A compile-time value: a number, a list, a dtype, a tensor (an SSA value
 /// of a static tensor type), a block, a block instance (or a repetition of
 /// instances), or Poison after an error (operations on Poison are silent, so
