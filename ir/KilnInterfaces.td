@@ -44,6 +44,21 @@ def Kiln_FusionOpInterface : OpInterface<"FusionOpInterface"> {
   ];
 }
 
+def Kiln_IndexOperandOpInterface : OpInterface<"IndexOperandOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    Ops with integer operands that are indices or class labels (gather,
+    scatter_add, cross_entropy) say which values are valid, so tools can
+    draw valid random inputs and checks can name the valid range.
+  }];
+  let methods = [
+    InterfaceMethod<
+      "The exclusive upper bound of valid values of operand `index`, or "
+      "nullopt if that operand is not an index (the lower bound is 0).",
+      "std::optional<int64_t>", "getIndexBound", (ins "unsigned":$index)>,
+  ];
+}
+
 def Kiln_ReferenceOpInterface : OpInterface<"ReferenceOpInterface"> {
   let cppNamespace = "::kiln";
   let description = [{

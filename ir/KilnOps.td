@@ -367,7 +367,8 @@ def Kiln_PadOp : Kiln_Op<"pad", "injective", [InferTypeOpAdaptor]> {
   }];
 }
 
-def Kiln_GatherOp : Kiln_Op<"gather", "injective", [InferTypeOpAdaptor]> {
+def Kiln_GatherOp : Kiln_Op<"gather", "injective", [InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
   let summary = "gather slices along `axis` (embedding lookup; ONNX Gather)";
   let description = [{
     result.shape = table.shape[:axis] ++ indices.shape ++ table.shape[axis+1:].
@@ -384,7 +385,8 @@ def Kiln_GatherOp : Kiln_Op<"gather", "injective", [InferTypeOpAdaptor]> {
       "$table `,` $indices `,` `axis` `=` $axis attr-dict `:` type($table) `,` type($indices)";
 }
 
-def Kiln_ScatterAddOp : Kiln_Op<"scatter_add", "opaque"> {
+def Kiln_ScatterAddOp : Kiln_Op<"scatter_add", "opaque", [
+    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
   let summary = "adjoint of gather: zeros, then result[idx] += updates";
   let description = [{
     `updates.shape` must be result.shape[:axis] ++ indices.shape ++
@@ -490,7 +492,8 @@ def Kiln_LogSoftmaxOp : Kiln_Op<"log_softmax", "composite", [SameOperandsAndResu
   let hasVerifier = 1;
 }
 
-def Kiln_CrossEntropyOp : Kiln_Op<"cross_entropy", "composite", [InferTypeOpAdaptor]> {
+def Kiln_CrossEntropyOp : Kiln_Op<"cross_entropy", "composite", [InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
   let summary = "softmax cross-entropy of logits [N, C] against labels [N]";
   let description = [{
     loss_n = logsumexp(logits[n, :]) - logits[n, labels[n]]; `mean`

@@ -504,6 +504,18 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+std::optional<int64_t> GatherOp::getIndexBound(unsigned index) {
+  if (index != 1)
+    return std::nullopt;
+  return cast<RankedTensorType>(getTable().getType()).getDimSize(getAxis());
+}
+
+std::optional<int64_t> ScatterAddOp::getIndexBound(unsigned index) {
+  if (index != 1)
+    return std::nullopt;
+  return getType().getDimSize(getAxis());
+}
+
 LogicalResult ScatterAddOp::verify() {
   RankedTensorType out = getType(), upd = tensorOf(getUpdates());
   int64_t axis = getAxis();
@@ -593,6 +605,12 @@ LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *,
   else
     inferred.push_back(RankedTensorType::get({}, logits.getElementType()));
   return success();
+}
+
+std::optional<int64_t> CrossEntropyOp::getIndexBound(unsigned index) {
+  if (index != 1)
+    return std::nullopt;
+  return cast<RankedTensorType>(getLogits().getType()).getDimSize(1);
 }
 
 LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,

@@ -337,9 +337,10 @@ std::string describe(ref::ElemType t, llvm::ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-/// The exclusive upper bound of valid values of an integer input, from how
-/// it is used: class labels of cross_entropy, indices of gather. Follows
-/// shape-only ops (reshape, transpose, slice, broadcast, cast). 2 otherwise.
+/// The exclusive upper bound of valid values of an integer input, from the
+/// ops that use it as an index or label (IndexOperandOpInterface), following
+/// ops that only move or replicate values (injective and broadcast fusion
+/// classes). 2 when nothing bounds it.
 int64_t integerInputBound(Value v) {
   int64_t bound = INT64_MAX;
   llvm::SmallVector<Value> work = {v};
@@ -348,21 +349,17 @@ int64_t integerInputBound(Value v) {
     Value cur = work.pop_back_val();
     for (OpOperand &use : cur.getUses()) {
       Operation *user = use.getOwner();
-      if (!seen.insert(user).second)
-        continue;
-      if (auto ce = dyn_cast<CrossEntropyOp>(user)) {
-        if (use.getOperandNumber() == 1)
-          bound = std::min(bound, cast<RankedTensorType>(ce.getLogits().getType()).getDimSize(1));
-      } else if (auto g = dyn_cast<GatherOp>(user)) {
-        if (use.getOperandNumber() == 1)
-          bound = std::min(bound, cast<RankedTensorType>(g.getTable().getType())
-                                      .getDimSize(g.getAxis()));
-      } else if (isa<ReshapeOp, TransposeOp, SliceOp, BroadcastOp, CastOp>(user)) {
-        work.push_back(user->getResult(0));
-      }
+      if (auto indexed = dyn_cast<IndexOperandOpInterface>(user))
+        if (std::optional<int64_t> b = indexed.getIndexBound(use.getOperandNumber()))
+          bound = std::min(bound, *b);
+      auto fusion = dyn_cast<FusionOpInterface>(user);
+      if (fusion && seen.insert(user).second &&
+          (fusion.getFusionClass() == FusionClass::injective ||
+           fusion.getFusionClass() == FusionClass::broadcast))
+        llvm::append_range(work, user->getResults());
     }
   }
-  return bound == INT64_MAX ? 2 : bound;
+  return bound == INT64_MAX || bound < 1 ? 2 : bound;
 }
 
 /// Random input values: floats ~ N(0, 1), integers uniform in [0, bound).
