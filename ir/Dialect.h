@@ -36,6 +36,32 @@ template <FusionClass C> struct HasFusionClass {
 };
 } // namespace kiln
 
+namespace kiln {
+/// `custom<KilnEnum>($attr)` in op formats: a kiln enum attribute as a bare
+/// keyword (`kiln.reduce sum %x ...`). The attribute's own printer adds a
+/// leading space meant for `#kiln<reduce sum>`, which would double the
+/// space after the op name.
+template <typename AttrT>
+mlir::ParseResult parseKilnEnum(mlir::OpAsmParser &parser, AttrT &attr) {
+  using EnumT = decltype(std::declval<AttrT>().getValue());
+  llvm::SMLoc loc = parser.getCurrentLocation();
+  llvm::StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return mlir::failure();
+  std::optional<EnumT> value = symbolizeEnum<EnumT>(keyword);
+  if (!value)
+    return parser.emitError(loc, "unknown ")
+           << AttrT::getMnemonic() << " '" << keyword << "'";
+  attr = AttrT::get(parser.getContext(), *value);
+  return mlir::success();
+}
+
+template <typename AttrT>
+void printKilnEnum(mlir::OpAsmPrinter &printer, mlir::Operation *, AttrT attr) {
+  printer << stringifyEnum(attr.getValue());
+}
+} // namespace kiln
+
 #define GET_OP_CLASSES
 #include "ir/KilnOps.h.inc"
 

@@ -127,7 +127,8 @@ def Kiln_CompareOp : Kiln_Op<"compare", "elementwise", [
   let arguments = (ins Kiln_CompareDirectionAttr:$direction,
                        Kiln_Tensor:$lhs, Kiln_Tensor:$rhs);
   let results = (outs Kiln_BoolTensor:$result);
-  let assemblyFormat = "$direction `,` $lhs `,` $rhs attr-dict `:` type($lhs)";
+  let assemblyFormat =
+      "custom<KilnEnum>($direction) `,` $lhs `,` $rhs attr-dict `:` type($lhs)";
 }
 
 def Kiln_SelectOp : Kiln_Op<"select", "elementwise", [
@@ -200,7 +201,8 @@ def Kiln_ReduceOp : Kiln_Op<"reduce", "reduction", [InferTypeOpAdaptor]> {
                        DenseI64ArrayAttr:$dims, UnitAttr:$keep_dims);
   let results = (outs Kiln_NumericTensor:$result);
   let assemblyFormat = [{
-    $kind $x `,` `dims` `=` $dims (`keep_dims` $keep_dims^)? attr-dict `:` type($x)
+    custom<KilnEnum>($kind) $x `,` `dims` `=` $dims (`keep_dims` $keep_dims^)?
+    attr-dict `:` type($x)
   }];
 }
 
@@ -283,7 +285,7 @@ def Kiln_Pool2dOp : Kiln_Op<"pool2d", "library", [InferTypeOpAdaptor]> {
                        DenseI64ArrayAttr:$padding, UnitAttr:$count_include_pad);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = [{
-    $kind $input `,` `window` `=` $window `,` `strides` `=` $strides `,`
+    custom<KilnEnum>($kind) $input `,` `window` `=` $window `,` `strides` `=` $strides `,`
     `padding` `=` $padding attr-dict `:` type($input)
   }];
 }
@@ -456,7 +458,7 @@ def Kiln_RngOp : Kiln_Op<"rng", "elementwise"> {
                        F64Attr:$a, F64Attr:$b);
   let results = (outs StaticShapeTensorOf<[F16, BF16, F32, F64, I1]>:$result);
   let assemblyFormat = [{
-    $distribution $seed `,` $offset `,` `a` `=` $a `,` `b` `=` $b attr-dict
+    custom<KilnEnum>($distribution) $seed `,` $offset `,` `a` `=` $a `,` `b` `=` $b attr-dict
     `:` type($result)
   }];
   let hasVerifier = 1;

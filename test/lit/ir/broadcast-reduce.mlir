@@ -113,3 +113,4 @@ func.func @argmax_vector(%x: tensor<7xi32>) -> tensor<i64> {
   %0 = kiln.argmax %x, dim = 0 : tensor<7xi32>
   return %0 : tensor<i64>
 }
+

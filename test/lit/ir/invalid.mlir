@@ -1107,3 +1107,12 @@ func.func @constant_sparse() {
   %0 = kiln.constant sparse<[[0]], [1.0]> : tensor<4xf32>
   return
 }
+
+// -----
+
+// Tests that an unknown enum keyword in the custom syntax names the enum.
+func.func @reduce_unknown_kind(%x: tensor<4x4xf32>) {
+  // expected-error @+1 {{unknown reduce 'bogus'}}
+  %0 = kiln.reduce bogus %x, dims = [1] : tensor<4x4xf32>
+  return
+}
