@@ -510,7 +510,7 @@ def Kiln_CrossEntropyOp : Kiln_Op<"cross_entropy", "composite", [InferTypeOpAdap
       DefaultValuedAttr<Kiln_LossReductionAttr, "::kiln::LossReduction::mean">:$reduction);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $labels (`reduction` `=` $reduction^)? attr-dict `:`
+    $logits `,` $labels (`reduction` `=` custom<KilnEnum>($reduction)^)? attr-dict `:`
     type($logits) `,` type($labels)
   }];
 }
