@@ -3,6 +3,8 @@
 #define KILN_IR_DIALECT_H
 
 #include "ir/Scalar.h"
+
+#include <optional>
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
@@ -37,6 +39,10 @@ template <FusionClass C> struct HasFusionClass {
 } // namespace kiln
 
 namespace kiln {
+/// The element count of a static shape, or nullopt if it overflows int64.
+/// Shapes come from users and files: every size check goes through this.
+std::optional<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape);
+
 /// `custom<KilnEnum>($attr)` in op formats: a kiln enum attribute as a bare
 /// keyword (`kiln.reduce sum %x ...`). The attribute's own printer adds a
 /// leading space meant for `#kiln<reduce sum>`, which would double the

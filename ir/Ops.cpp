@@ -47,15 +47,6 @@ LogicalResult checkedSum(std::optional<Location> loc, StringRef what,
   return success();
 }
 
-/// The element count of a static shape, or nullopt if it overflows int64.
-std::optional<int64_t> elementCount(ArrayRef<int64_t> shape) {
-  std::optional<int64_t> n = 1;
-  for (int64_t d : shape)
-    if (n)
-      n = llvm::checkedMul(*n, d);
-  return n;
-}
-
 /// Checks that `dims` is strictly increasing and within [0, rank).
 LogicalResult checkDimList(std::optional<Location> loc, StringRef what,
                            ArrayRef<int64_t> dims, int64_t rank) {
@@ -108,6 +99,17 @@ LogicalResult checkEpsilon(std::optional<Location> loc, FloatAttr epsilon) {
 }
 
 } // namespace
+
+std::optional<int64_t> kiln::checkedNumElements(ArrayRef<int64_t> shape) {
+  // A zero dimension empties the tensor however large the others are.
+  if (llvm::is_contained(shape, 0))
+    return 0;
+  std::optional<int64_t> n = 1;
+  for (int64_t d : shape)
+    if (n)
+      n = d < 0 ? std::nullopt : llvm::checkedMul(*n, d);
+  return n;
+}
 
 //===----------------------------------------------------------------------===//
 // Elementwise
@@ -358,8 +360,8 @@ LogicalResult ReshapeOp::verify() {
   if (in.getElementType() != out.getElementType())
     return emitOpError("expected the result element type to be ")
            << in.getElementType() << ", found " << out.getElementType();
-  std::optional<int64_t> from = elementCount(in.getShape()),
-                         to = elementCount(out.getShape());
+  std::optional<int64_t> from = checkedNumElements(in.getShape()),
+                         to = checkedNumElements(out.getShape());
   if (!from || !to)
     return emitOpError("cannot reshape ")
            << in << " to " << out << ": the element count overflows 64 bits";

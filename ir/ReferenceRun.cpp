@@ -79,16 +79,9 @@ std::optional<int64_t> boundedElements(Type type, int64_t limit) {
   auto tt = dyn_cast<RankedTensorType>(type);
   if (!tt)
     return 0;
-  int64_t n = 1;
-  for (int64_t d : tt.getShape()) {
-    if (d == 0)
-      return 0;
-  }
-  for (int64_t d : tt.getShape()) {
-    if (d < 0 || n > limit / d)
-      return std::nullopt;
-    n *= d;
-  }
+  std::optional<int64_t> n = checkedNumElements(tt.getShape());
+  if (!n || *n > limit)
+    return std::nullopt;
   return n;
 }
 

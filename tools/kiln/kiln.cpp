@@ -161,7 +161,7 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
         return false;
       }
     } else if (flag == "--input" || flag == "--set") {
-      if ((flag == "--input" && !allowed({"run"})))
+      if (flag == "--input" && !allowed({"run"}))
         return false;
       // --input NAME=FILE: the value itself contains '='.
       if (!inlineValue.empty())
@@ -329,12 +329,9 @@ llvm::Error checkSignature(func::FuncOp fn) {
   return llvm::Error::success();
 }
 
-std::string describe(ref::ElemType t, llvm::ArrayRef<int64_t> shape) {
-  std::string s = ref::typeName(t);
-  s += "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
+/// "f32[2, 3]", as npy::Array::describe prints a file's contents.
+std::string describe(ref::ElemType t, const std::vector<int64_t> &shape) {
+  return ref::typeName(t) + ref::shapeToString(shape);
 }
 
 /// The exclusive upper bound of valid values of an integer input, from the
@@ -460,10 +457,9 @@ int runCheck(const Options &opts, ModuleOp module) {
     switch (roleOf(fn, i)) {
     case ArgRole::param:
       ++params;
-      if (paramValues) { // product then sum, both checked: shapes come from users
-        std::optional<int64_t> n = 1;
-        for (int64_t d : cast<RankedTensorType>(fn.getArgumentTypes()[i]).getShape())
-          n = n ? llvm::checkedMul(*n, d) : n;
+      if (paramValues) {
+        std::optional<int64_t> n = checkedNumElements(
+            cast<RankedTensorType>(fn.getArgumentTypes()[i]).getShape());
         paramValues = n ? llvm::checkedAdd(*paramValues, *n) : std::nullopt;
       }
       break;
