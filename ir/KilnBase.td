@@ -107,7 +107,8 @@ def Kiln_FusionClassAttr : Kiln_EnumAttr<Kiln_FusionClass, "fusion_class">;
 /// batch-norm running statistics; a result with `kiln.updates` replaces it).
 def Kiln_ArgRole : Kiln_I32Enum<"ArgRole", "argument role", [
       I32EnumAttrCase<"input", 0>, I32EnumAttrCase<"param", 1>,
-      I32EnumAttrCase<"buffer", 2>]>;
+      I32EnumAttrCase<"buffer", 2>, I32EnumAttrCase<"opt_state", 3>,
+      I32EnumAttrCase<"step", 4>]>;
 def Kiln_ArgRoleAttr : Kiln_EnumAttr<Kiln_ArgRole, "role">;
 
 /// Parameter initializers; numeric arguments live in `kiln.init_args`.

@@ -16,8 +16,13 @@ def Kiln_GradientOpInterface : OpInterface<"GradientOpInterface"> {
     its operands at the builder's insertion point. Operands that are not
     differentiable (labels, indices, seeds) get a null value.
 
-    Implemented by `--kiln-autodiff`'s issue; declared here so that the op
-    set and its contract are fixed together.
+    Each result adjoint has its result's type, each operand adjoint its
+    operand's type (there is no implicit broadcasting). A rule may read the
+    op's operands and results (the forward values stay live) and must not
+    create ops that have no gradient-free reference semantics. Ops that do
+    not implement this interface stop `--kiln-autodiff` with an error if a
+    gradient has to flow through them; piecewise-constant ops (floor, sign,
+    compare, ...) and `kiln.stop_gradient` implement it and return null.
   }];
   let methods = [
     InterfaceMethod<
@@ -26,6 +31,20 @@ def Kiln_GradientOpInterface : OpInterface<"GradientOpInterface"> {
       (ins "::mlir::OpBuilder &":$builder,
            "::mlir::ArrayRef<::mlir::Value>":$resultGrads,
            "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
+def Kiln_RandomOpInterface : OpInterface<"RandomOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    Ops that draw from a Philox stream (rng, dropout). `--kiln-autodiff`
+    rekeys them by the step counter through the offset operand, so that
+    every training step draws fresh, reproducible numbers.
+  }];
+  let methods = [
+    InterfaceMethod<"The i64 scalar operand that offsets the Philox counter.",
+      "::mlir::OpOperand &", "getOffsetOperand", (ins), [{}],
+      [{ return $_op.getOffsetMutable(); }]>,
   ];
 }
 

@@ -439,7 +439,7 @@ def Kiln_ConstantOp : Kiln_Op<"constant", "elementwise", [
   }]>];
 }
 
-def Kiln_RngOp : Kiln_Op<"rng", "elementwise"> {
+def Kiln_RngOp : Kiln_Op<"rng", "elementwise", [Kiln_RandomOpInterface]> {
   let summary = "counter-based random numbers (Philox4x32-10)";
   let description = [{
     Element `i` is drawn from Philox4x32-10 with key (seed) and counter
@@ -586,7 +586,7 @@ def Kiln_GeluOp : Kiln_Op<"gelu", "composite", [SameOperandsAndResultType, Eleme
 }
 
 def Kiln_DropoutOp : Kiln_Op<"dropout", "composite", [
-    AllTypesMatch<["x", "result"]>]> {
+    AllTypesMatch<["x", "result"]>, Kiln_RandomOpInterface]> {
   let summary = "inverted dropout with a Philox mask";
   let description = [{
     Keeps element i when u_i >= ratio, with u_i the `kiln.rng uniform`

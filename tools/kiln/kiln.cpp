@@ -9,13 +9,11 @@
 // func.func @forward). Every error says where and what, and exits non-zero.
 //
 //===----------------------------------------------------------------------===//
-#include "frontend/Frontend.h"
 #include "ir/Dialect.h"
-#include "ir/Philox.h"
 #include "ir/Reference.h"
-#include "kiln/Npy.h"
 #include "passes/Passes.h"
-#include "tools/kiln/Initializers.h"
+#include "tools/kiln/Commands.h"
+#include "tools/kiln/ToolSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -38,6 +36,7 @@
 
 using namespace mlir;
 using namespace kiln;
+using namespace kiln::tool;
 
 namespace {
 
@@ -52,30 +51,29 @@ commands:
           [--input NAME=FILE.npy]    (repeatable; missing inputs are random)
           [--seed N]                 seed of random inputs and parameters (0)
           [--precision native|f64]   interpreter precision (native)
+          [--gradients]              also run the gradient step: write
+                                     DIR/params.safetensors (the values used)
+                                     and DIR/gradients.safetensors
+  train MODEL --data DIR           train on DIR/NAME.npy (one per input, first
+          [--device reference]       axis = samples) with the model's optimizer
+          [--eval-data DIR]          evaluate loss/accuracy after each epoch
+          [--epochs N] [--steps N]   how long (1 epoch; --steps stops earlier)
+          [--batch-size N]           batch size (the model's `batch`)
+          [--seed N]                 parameters and shuffling (0)
+          [--precision native|f64]   interpreter precision (native)
+          [--checkpoint DIR]         write DIR/checkpoint.safetensors
+          [--resume]                 continue from DIR/checkpoint.safetensors
+          [--metrics FILE.json]      write loss, accuracy, steps, throughput
+  gradcheck MODEL                  compare every parameter gradient with
+          [--seed N]                 central finite differences in f64; print
+          [--tolerance X]            the worst relative error per parameter;
+          [--max-elements N]         exit 1 above X (1e-6); N elements per
+                                     parameter (16) plus random directions
 
 common options:
   --set NAME=INT     override a model argument, e.g. --set batch=4
   -h, --help         show this help
 )";
-
-/// Prints `kiln: error: ...` and returns the exit code 1.
-int fail(const llvm::Twine &message) {
-  llvm::errs() << "kiln: error: " << message << "\n";
-  return 1;
-}
-
-struct Options {
-  std::string command;
-  std::string model;
-  std::string emit;
-  std::string outputFile = "-";
-  std::string outputDir;
-  std::string device = "reference";
-  std::string precision = "native";
-  int64_t seed = 0;
-  std::vector<std::pair<std::string, std::string>> inputs;
-  std::vector<std::pair<std::string, int64_t>> overrides;
-};
 
 bool parseInt(llvm::StringRef text, int64_t &value) {
   return !text.getAsInteger(10, value);
@@ -94,8 +92,10 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     exitCode = 0;
     return false;
   }
-  if (cmd != "check" && cmd != "compile" && cmd != "run") {
-    fail("unknown command '" + cmd + "' (expected check, compile or run; see kiln --help)");
+  if (cmd != "check" && cmd != "compile" && cmd != "run" && cmd != "train" &&
+      cmd != "gradcheck") {
+    fail("unknown command '" + cmd +
+         "' (expected check, compile, run, train or gradcheck; see kiln --help)");
     return false;
   }
   opts.command = cmd.str();
@@ -148,13 +148,50 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
       if (!allowed({"run"}) || !needValue(i, flag, inlineValue, opts.outputDir))
         return false;
     } else if (flag == "--device") {
-      if (!allowed({"run"}) || !needValue(i, flag, inlineValue, opts.device))
+      if (!allowed({"run", "train"}) || !needValue(i, flag, inlineValue, opts.device))
         return false;
     } else if (flag == "--precision") {
-      if (!allowed({"run"}) || !needValue(i, flag, inlineValue, opts.precision))
+      if (!allowed({"run", "train"}) || !needValue(i, flag, inlineValue, opts.precision))
         return false;
+    } else if (flag == "--gradients" || flag == "--resume") {
+      if (!allowed({flag == "--gradients" ? "run" : "train"}))
+        return false;
+      if (!inlineValue.empty()) {
+        fail("option '" + flag + "' takes no value");
+        return false;
+      }
+      (flag == "--gradients" ? opts.gradients : opts.resume) = true;
+    } else if (flag == "--data" || flag == "--eval-data" || flag == "--checkpoint" ||
+               flag == "--metrics") {
+      std::string &out = flag == "--data"         ? opts.dataDir
+                         : flag == "--eval-data"  ? opts.evalDataDir
+                         : flag == "--checkpoint" ? opts.checkpointDir
+                                                  : opts.metricsFile;
+      if (!allowed({"train"}) || !needValue(i, flag, inlineValue, out))
+        return false;
+    } else if (flag == "--epochs" || flag == "--steps" || flag == "--batch-size" ||
+               flag == "--max-elements") {
+      if (!allowed({flag == "--max-elements" ? "gradcheck" : "train"}) ||
+          !needValue(i, flag, inlineValue, value))
+        return false;
+      int64_t &out = flag == "--epochs"  ? opts.epochs
+                     : flag == "--steps" ? opts.steps
+                     : flag == "--batch-size" ? opts.batchSize
+                                              : opts.maxElements;
+      if (!parseInt(value, out) || out < 1) {
+        fail(flag + " expects a positive integer, found '" + value + "'");
+        return false;
+      }
+    } else if (flag == "--tolerance") {
+      if (!allowed({"gradcheck"}) || !needValue(i, flag, inlineValue, value))
+        return false;
+      if (llvm::StringRef(value).getAsDouble(opts.tolerance) || !(opts.tolerance > 0)) {
+        fail("--tolerance expects a positive number, found '" + value + "'");
+        return false;
+      }
     } else if (flag == "--seed") {
-      if (!allowed({"run"}) || !needValue(i, flag, inlineValue, value))
+      if (!allowed({"run", "train", "gradcheck"}) ||
+          !needValue(i, flag, inlineValue, value))
         return false;
       if (!parseInt(value, opts.seed)) {
         fail("--seed expects an integer, found '" + value + "'");
@@ -198,11 +235,19 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
                            : "unknown --emit kind '" + opts.emit + "' (expected mlir)");
     return false;
   }
-  if (opts.command == "run") {
-    if (opts.outputDir.empty()) {
-      fail("'kiln run' expects --output-dir DIR");
-      return false;
-    }
+  if (opts.command == "run" && opts.outputDir.empty()) {
+    fail("'kiln run' expects --output-dir DIR");
+    return false;
+  }
+  if (opts.command == "train" && opts.dataDir.empty()) {
+    fail("'kiln train' expects --data DIR");
+    return false;
+  }
+  if (opts.command == "train" && opts.resume && opts.checkpointDir.empty()) {
+    fail("--resume needs --checkpoint DIR (the checkpoint to continue from)");
+    return false;
+  }
+  if (opts.command == "run" || opts.command == "train") {
     if (opts.device != "reference") {
       fail("unknown device '" + opts.device +
            "': this build runs models on the reference interpreter "
@@ -215,226 +260,6 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     }
   }
   return true;
-}
-
-/// Loads a .kiln model (frontend) or a .mlir module; null after printing errors.
-/// `sourceMgr` receives a .mlir model's buffer; it outlives the module so
-/// that later diagnostics (verify-model in `check`) print file:line:col.
-OwningOpRef<ModuleOp> loadModel(const Options &opts, MLIRContext &ctx,
-                                llvm::SourceMgr &sourceMgr) {
-  std::string error;
-  std::unique_ptr<llvm::MemoryBuffer> buffer = openInputFile(opts.model, &error);
-  if (!buffer) {
-    fail(error);
-    return nullptr;
-  }
-  OwningOpRef<ModuleOp> module;
-  if (llvm::StringRef(opts.model).ends_with(".mlir")) {
-    if (!opts.overrides.empty()) {
-      fail("--set applies to .kiln models, not to '" + opts.model + "'");
-      return nullptr;
-    }
-    sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-    module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
-    return module;
-  }
-  module = frontend::importModel(buffer->getBuffer(), opts.model, ctx,
-                                 llvm::errs(), opts.overrides);
-  if (!module)
-    return nullptr;
-  // The frontend's output must satisfy the dialect and the model contract;
-  // a failure here is a compiler bug, reported as such.
-  if (failed(verify(*module))) {
-    fail("internal error: the frontend produced invalid IR for '" + opts.model + "'");
-    return nullptr;
-  }
-  PassManager pm(&ctx);
-  pm.addPass(createKilnVerifyModel());
-  if (failed(pm.run(*module))) {
-    fail("internal error: the frontend broke the model contract for '" + opts.model + "'");
-    return nullptr;
-  }
-  return module;
-}
-
-/// The function `run` executes: @forward, or the only function of a module.
-func::FuncOp entryFunction(ModuleOp module) {
-  if (auto fn = module.lookupSymbol<func::FuncOp>("forward"))
-    return fn;
-  auto fns = llvm::to_vector(module.getOps<func::FuncOp>());
-  return fns.size() == 1 ? fns.front() : func::FuncOp();
-}
-
-std::string mlirString(Type type) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << type;
-  return s;
-}
-
-std::string argName(func::FuncOp fn, unsigned i) {
-  if (auto name = fn.getArgAttrOfType<StringAttr>(i, "kiln.name"))
-    return name.str();
-  return "arg" + std::to_string(i);
-}
-
-std::string resultName(func::FuncOp fn, unsigned i) {
-  if (auto name = fn.getResultAttrOfType<StringAttr>(i, "kiln.name"))
-    return name.str();
-  return "result" + std::to_string(i);
-}
-
-ArgRole roleOf(func::FuncOp fn, unsigned i) {
-  auto role = fn.getArgAttrOfType<ArgRoleAttr>(i, "kiln.role");
-  return role ? role.getValue() : ArgRole::input;
-}
-
-/// The entry function's signature must be what the CLI can bind and write:
-/// statically shaped tensors of Kiln's element types, unique names, and
-/// result names that are plain file names (no directories, no "..").
-llvm::Error checkSignature(func::FuncOp fn) {
-  auto typeError = [&](const std::string &what, Type type) {
-    return llvm::createStringError(
-        "%s of @%s has type %s: expected a statically shaped tensor of f16, "
-        "bf16, f32, f64, i1, i32 or i64",
-        what.c_str(), fn.getSymName().str().c_str(), mlirString(type).c_str());
-  };
-  auto valid = [](Type type) {
-    auto t = dyn_cast<RankedTensorType>(type);
-    return t && t.hasStaticShape() && succeeded(ref::elemTypeOf(t.getElementType()));
-  };
-  llvm::StringSet<> argNames, resultNames;
-  for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-    std::string name = argName(fn, i);
-    if (!valid(fn.getArgumentTypes()[i]))
-      return typeError("argument '" + name + "'", fn.getArgumentTypes()[i]);
-    if (!argNames.insert(name).second)
-      return llvm::createStringError("two arguments of @%s are named '%s'",
-                                     fn.getSymName().str().c_str(), name.c_str());
-  }
-  for (unsigned i = 0; i < fn.getNumResults(); ++i) {
-    std::string name = resultName(fn, i);
-    if (!valid(fn.getResultTypes()[i]))
-      return typeError("result '" + name + "'", fn.getResultTypes()[i]);
-    if (name.empty() || name == "." || name == ".." ||
-        name.find_first_of(std::string("/\0", 2)) != std::string::npos)
-      return llvm::createStringError(
-          "result '%s' of @%s cannot name an output file: expected a name "
-          "without '/' that is not '.' or '..'",
-          name.c_str(), fn.getSymName().str().c_str());
-    if (!resultNames.insert(name).second)
-      return llvm::createStringError("two results of @%s are named '%s'",
-                                     fn.getSymName().str().c_str(), name.c_str());
-  }
-  return llvm::Error::success();
-}
-
-/// "f32[2, 3]", as npy::Array::describe prints a file's contents.
-std::string describe(ref::ElemType t, const std::vector<int64_t> &shape) {
-  return ref::typeName(t) + ref::shapeToString(shape);
-}
-
-/// The exclusive upper bound of valid values of an integer input, from the
-/// ops that use it as an index or label (IndexOperandOpInterface), following
-/// ops that only move or replicate values (injective and broadcast fusion
-/// classes). 2 when nothing bounds it.
-int64_t integerInputBound(Value v) {
-  int64_t bound = INT64_MAX;
-  llvm::SmallVector<Value> work = {v};
-  llvm::SmallPtrSet<Operation *, 16> seen;
-  while (!work.empty()) {
-    Value cur = work.pop_back_val();
-    for (OpOperand &use : cur.getUses()) {
-      Operation *user = use.getOwner();
-      if (auto indexed = dyn_cast<IndexOperandOpInterface>(user))
-        if (std::optional<int64_t> b = indexed.getIndexBound(use.getOperandNumber()))
-          bound = std::min(bound, *b);
-      auto fusion = dyn_cast<FusionOpInterface>(user);
-      if (fusion && seen.insert(user).second &&
-          (fusion.getFusionClass() == FusionClass::injective ||
-           fusion.getFusionClass() == FusionClass::broadcast))
-        llvm::append_range(work, user->getResults());
-    }
-  }
-  return bound == INT64_MAX || bound < 1 ? 2 : bound;
-}
-
-/// Random input values: floats ~ N(0, 1), integers uniform in [0, bound).
-ref::Tensor randomInput(ref::ElemType type, const std::vector<int64_t> &shape,
-                        int64_t seed, llvm::StringRef name, int64_t bound) {
-  int64_t n = ref::numElementsOf(shape);
-  int64_t offset = tool::streamOffsetForName(("input:" + name).str());
-  if (ref::isFloatType(type)) {
-    std::vector<double> values(n);
-    for (int64_t i = 0; i < n; ++i)
-      values[i] = philox::standardNormal(seed, offset, i);
-    ref::Tensor t = ref::Tensor::fromDoubles(type, shape, std::move(values));
-    t.roundToDeclaredType();
-    return t;
-  }
-  std::vector<int64_t> values(n);
-  for (int64_t i = 0; i < n; ++i)
-    values[i] = std::min<int64_t>(
-        bound - 1, static_cast<int64_t>(philox::uniform01(seed, offset, i) * bound));
-  return ref::Tensor::fromInts(type, shape, std::move(values));
-}
-
-/// Reads an input .npy and checks it against the argument's type.
-llvm::Expected<ref::Tensor> readInput(const std::string &name, const std::string &path,
-                                      ref::ElemType type,
-                                      const std::vector<int64_t> &shape) {
-  npy::Array array;
-  std::string error;
-  if (!npy::readFile(path, array, error))
-    return llvm::createStringError("input '%s': %s", name.c_str(), error.c_str());
-  static const std::pair<npy::DType, ref::ElemType> map[] = {
-      {npy::DType::F16, ref::ElemType::F16}, {npy::DType::F32, ref::ElemType::F32},
-      {npy::DType::F64, ref::ElemType::F64}, {npy::DType::Bool, ref::ElemType::I1},
-      {npy::DType::I32, ref::ElemType::I32}, {npy::DType::I64, ref::ElemType::I64}};
-  ref::ElemType fileType = ref::ElemType::F32;
-  for (auto [d, e] : map)
-    if (d == array.dtype)
-      fileType = e;
-  // NumPy has no bfloat16: a bf16 input is read from float32 and rounded.
-  bool ok = fileType == type || (type == ref::ElemType::BF16 && fileType == ref::ElemType::F32);
-  if (!ok || array.shape != shape)
-    return llvm::createStringError("input '%s' expects %s, but %s holds %s", name.c_str(),
-                                   describe(type, shape).c_str(), path.c_str(),
-                                   array.describe().c_str());
-  ref::Tensor t = ref::Tensor::fromRaw(fileType, shape, array.data.data());
-  if (fileType != type) {
-    ref::Tensor converted(type, shape);
-    converted.floats() = t.floats();
-    converted.roundToDeclaredType();
-    return converted;
-  }
-  return t;
-}
-
-bool writeOutput(const std::string &path, const ref::Tensor &t, std::string &error) {
-  npy::Array array;
-  array.shape = t.shape();
-  ref::Tensor out = t;
-  switch (t.type()) {
-  case ref::ElemType::F16: array.dtype = npy::DType::F16; break;
-  case ref::ElemType::BF16: // NumPy has no bfloat16: widen exactly to f32.
-    out.roundToDeclaredType();
-    out = [&] {
-      ref::Tensor f(ref::ElemType::F32, t.shape());
-      f.floats() = out.floats();
-      return f;
-    }();
-    array.dtype = npy::DType::F32;
-    break;
-  case ref::ElemType::F32: array.dtype = npy::DType::F32; break;
-  case ref::ElemType::F64: array.dtype = npy::DType::F64; break;
-  case ref::ElemType::I1: array.dtype = npy::DType::Bool; break;
-  case ref::ElemType::I32: array.dtype = npy::DType::I32; break;
-  case ref::ElemType::I64: array.dtype = npy::DType::I64; break;
-  }
-  array.data.resize(out.numElements() * ref::byteWidth(out.type()));
-  out.toRaw(array.data.data());
-  return npy::writeFile(path, array, error);
 }
 
 int runCheck(const Options &opts, ModuleOp module) {
@@ -468,6 +293,9 @@ int runCheck(const Options &opts, ModuleOp module) {
       break;
     case ArgRole::input:
       ++inputs;
+      break;
+    case ArgRole::opt_state: // Only @train_step has these.
+    case ArgRole::step:
       break;
     }
   }
@@ -519,44 +347,11 @@ int runForward(const Options &opts, ModuleOp module) {
     if (!given.try_emplace(name, path).second)
       return fail("input '" + name + "' is given twice");
   }
-  std::vector<ref::Tensor> args;
-  llvm::StringMap<bool> known;
-  for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-    std::string name = argName(fn, i);
-    known[name] = true;
-    auto type = cast<RankedTensorType>(fn.getArgumentTypes()[i]);
-    // checkSignature made sure of the element type.
-    FailureOr<ref::ElemType> elem = ref::elemTypeOf(type.getElementType());
-    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
-    if (auto it = given.find(name); it != given.end()) {
-      auto t = readInput(name, it->second, *elem, shape);
-      if (!t)
-        return fail(llvm::toString(t.takeError()));
-      args.push_back(std::move(*t));
-      continue;
-    }
-    if (roleOf(fn, i) != ArgRole::input) {
-      auto init = fn.getArgAttrOfType<InitKindAttr>(i, "kiln.init");
-      llvm::SmallVector<double> initArgs;
-      if (auto a = fn.getArgAttrOfType<DenseF64ArrayAttr>(i, "kiln.init_args"))
-        initArgs.assign(a.asArrayRef().begin(), a.asArrayRef().end());
-      auto t = tool::initializeParameter(init ? init.getValue() : InitKind::zeros,
-                                         initArgs, *elem, shape, opts.seed, name);
-      if (!t)
-        return fail(llvm::toString(t.takeError()));
-      t->roundToDeclaredType();
-      args.push_back(std::move(*t));
-      continue;
-    }
-    int64_t bound = ref::isFloatType(*elem) ? 0 : integerInputBound(fn.getArgument(i));
-    args.push_back(randomInput(*elem, shape, opts.seed, name, bound));
-  }
-  for (auto &[name, path] : opts.inputs)
-    if (!known.count(name))
-      return fail("--input names '" + name + "', which is not an input of '" +
-                  opts.model + "'");
+  auto args = buildArguments(fn, given, opts.seed, opts.model);
+  if (!args)
+    return fail(llvm::toString(args.takeError()));
 
-  auto results = ref::runFunction(fn, args, runOptions);
+  auto results = ref::runFunction(fn, *args, runOptions);
   if (!results)
     return report(results.takeError());
 
@@ -597,5 +392,11 @@ int main(int argc, char **argv) {
     return runCheck(opts, *module);
   if (opts.command == "compile")
     return runCompile(opts, *module);
+  if (opts.command == "train")
+    return runTrain(opts, *module);
+  if (opts.command == "gradcheck")
+    return runGradcheck(opts, *module);
+  if (opts.gradients)
+    return runGradients(opts, *module);
   return runForward(opts, *module);
 }
