@@ -26,4 +26,37 @@ def KilnVerifyModel : Pass<"kiln-verify-model", "::mlir::ModuleOp"> {
   let dependentDialects = ["::kiln::KilnDialect"];
 }
 
+def KilnAutodiff : Pass<"kiln-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Derives @train_step (loss and parameter gradients) from @forward";
+  let description = [{
+    Reverse-mode automatic differentiation of @forward's loss with respect
+    to every parameter (`#kiln<role param>`), through each op's
+    `GradientOpInterface` rule. The result is the gradient form of
+    `@train_step` described in docs/training.md: @forward's arguments plus a
+    step counter, returning the loss, one gradient per parameter (in
+    parameter order, `kiln.grad_of`) and @forward's buffer updates.
+    `--kiln-optimizer` then turns the gradients into the parameter update.
+
+    1. Clone @forward's body into @train_step; add the `step` argument.
+    2. Rekey every random op (`RandomOpInterface`) by the step: offset +
+       step * 2^32.
+    3. Mark active values: float values that depend on a parameter.
+    4. Sweep the ops in reverse from d(loss) = 1, calling each op's rule for
+       its active operands and summing adjoints of values used more than
+       once; an active op without a rule is an error naming it.
+    5. Return the loss, the gradients (a zero gradient, `kiln.no_gradient`
+       and a warning for a parameter the loss does not depend on) and the
+       buffer updates; erase what the step does not need.
+
+    ```mlir
+    func.func @train_step(%x: tensor<4x8xf32> {kiln.name = "x", ...},
+                          %w: tensor<8x2xf32> {kiln.name = "w", kiln.role = #kiln<role param>, ...},
+                          %step: tensor<i64> {kiln.name = "step", kiln.role = #kiln<role step>})
+        -> (tensor<f32> {kiln.loss, kiln.name = "loss"},
+            tensor<8x2xf32> {kiln.grad_of = "w", kiln.name = "w.grad"})
+    ```
+  }];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD
