@@ -21,6 +21,9 @@ class Kiln_HasFusionClass<string cls>
   let cppNamespace = "::kiln";
 }
 
+/// The op has a reverse-mode rule (ir/Gradients.cpp).
+def Kiln_Differentiable : DeclareOpInterfaceMethods<Kiln_GradientOpInterface>;
+
 class Kiln_Op<string mnemonic, string fusionClass, list<Trait> traits = []>
     : Op<Kiln_Dialect, mnemonic, !listconcat(traits, [
         Pure, Kiln_FusionOpInterface, Kiln_HasFusionClass<fusionClass>,
@@ -36,7 +39,8 @@ class Kiln_Op<string mnemonic, string fusionClass, list<Trait> traits = []>
 /// `fn` names the scalar function in ir/Scalar.h (namespace kiln::scalar).
 class Kiln_UnaryOp<string mnemonic, string fn, string summaryText,
                    Type tensorType = Kiln_FloatTensor>
-    : Kiln_Op<mnemonic, "elementwise", [SameOperandsAndResultType, Elementwise]> {
+    : Kiln_Op<mnemonic, "elementwise", [SameOperandsAndResultType, Elementwise,
+                                        Kiln_Differentiable]> {
   let summary = summaryText;
   let description = "Elementwise `" # fn # "(x)`.\n\n```mlir\n%r = kiln."
       # mnemonic # " %x : tensor<4x8xf32>\n```";
@@ -79,7 +83,8 @@ def Kiln_NotOp : Kiln_UnaryOp<"not", "logical_not", "logical not", Kiln_LogicalT
 
 class Kiln_BinaryOp<string mnemonic, string fn, string summaryText,
                     Type tensorType = Kiln_NumericTensor>
-    : Kiln_Op<mnemonic, "elementwise", [SameOperandsAndResultType, Elementwise]> {
+    : Kiln_Op<mnemonic, "elementwise", [SameOperandsAndResultType, Elementwise,
+                                        Kiln_Differentiable]> {
   let summary = summaryText;
   let description = "Elementwise `" # fn # "(lhs, rhs)` on operands of one "
       # "type; broadcasting is explicit (`kiln.broadcast`).\n\n```mlir\n"
@@ -132,7 +137,8 @@ def Kiln_CompareOp : Kiln_Op<"compare", "elementwise", [
 }
 
 def Kiln_SelectOp : Kiln_Op<"select", "elementwise", [
-    Elementwise, InferTypeOpAdaptor, AllTypesMatch<["on_true", "on_false"]>]> {
+    Elementwise, InferTypeOpAdaptor, AllTypesMatch<["on_true", "on_false"]>,
+    Kiln_Differentiable]> {
   let summary = "elementwise choice: cond ? on_true : on_false";
   let description = [{
     ```mlir
@@ -147,7 +153,7 @@ def Kiln_SelectOp : Kiln_Op<"select", "elementwise", [
 }
 
 def Kiln_CastOp : Kiln_Op<"cast", "elementwise", [
-    Elementwise, SameOperandsAndResultShape]> {
+    Elementwise, SameOperandsAndResultShape, Kiln_Differentiable]> {
   let summary = "element type conversion";
   let description = [{
     Float to integer truncates toward zero and saturates (NaN becomes 0);
@@ -163,11 +169,28 @@ def Kiln_CastOp : Kiln_Op<"cast", "elementwise", [
   let hasFolder = 1;
 }
 
+def Kiln_StopGradientOp : Kiln_Op<"stop_gradient", "elementwise", [
+    SameOperandsAndResultType, Elementwise, Kiln_Differentiable]> {
+  let summary = "identity that blocks gradients";
+  let description = [{
+    Returns its operand; `--kiln-autodiff` propagates no adjoint through it
+    (its gradient rule returns null), as `torch.Tensor.detach`. It has no
+    folder, so that it survives canonicalization before autodiff.
+
+    ```mlir
+    %t = kiln.stop_gradient %x : tensor<8x10xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_Tensor:$x);
+  let results = (outs Kiln_Tensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
+}
+
 //===----------------------------------------------------------------------===//
 // Broadcast and reductions
 //===----------------------------------------------------------------------===//
 
-def Kiln_BroadcastOp : Kiln_Op<"broadcast", "broadcast"> {
+def Kiln_BroadcastOp : Kiln_Op<"broadcast", "broadcast", [Kiln_Differentiable]> {
   let summary = "broadcast_in_dim";
   let description = [{
     Operand dimension `i` becomes result dimension `dims[i]` (strictly
@@ -186,7 +209,8 @@ def Kiln_BroadcastOp : Kiln_Op<"broadcast", "broadcast"> {
   let hasFolder = 1;
 }
 
-def Kiln_ReduceOp : Kiln_Op<"reduce", "reduction", [InferTypeOpAdaptor]> {
+def Kiln_ReduceOp : Kiln_Op<"reduce", "reduction", [InferTypeOpAdaptor,
+                                                   Kiln_Differentiable]> {
   let summary = "reduction over a set of dimensions";
   let description = [{
     Reduces `dims` (strictly increasing, in range) with `kind`; `keep_dims`
@@ -223,7 +247,8 @@ def Kiln_ArgmaxOp : Kiln_Op<"argmax", "reduction", [InferTypeOpAdaptor]> {
 // Library ops: matmul, convolution, pooling
 //===----------------------------------------------------------------------===//
 
-def Kiln_MatmulOp : Kiln_Op<"matmul", "library", [InferTypeOpAdaptor]> {
+def Kiln_MatmulOp : Kiln_Op<"matmul", "library", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "batched matrix product with optional transposes";
   let description = [{
     Operands of equal rank >= 2 and one float element type; the leading
@@ -244,7 +269,8 @@ def Kiln_MatmulOp : Kiln_Op<"matmul", "library", [InferTypeOpAdaptor]> {
   }];
 }
 
-def Kiln_Conv2dOp : Kiln_Op<"conv2d", "library", [InferTypeOpAdaptor]> {
+def Kiln_Conv2dOp : Kiln_Op<"conv2d", "library", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "2-D convolution, NCHW input and OIHW filter";
   let description = [{
     `input` is [N, C, H, W], `filter` [O, C / groups, KH, KW]; `padding` is
@@ -268,7 +294,8 @@ def Kiln_Conv2dOp : Kiln_Op<"conv2d", "library", [InferTypeOpAdaptor]> {
   }];
 }
 
-def Kiln_Pool2dOp : Kiln_Op<"pool2d", "library", [InferTypeOpAdaptor]> {
+def Kiln_Pool2dOp : Kiln_Op<"pool2d", "library", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "2-D max or average pooling over NCHW";
   let description = [{
     `padding` is [top, left, bottom, right]; max pooling pads with -inf,
@@ -294,7 +321,7 @@ def Kiln_Pool2dOp : Kiln_Op<"pool2d", "library", [InferTypeOpAdaptor]> {
 // Data movement
 //===----------------------------------------------------------------------===//
 
-def Kiln_ReshapeOp : Kiln_Op<"reshape", "injective"> {
+def Kiln_ReshapeOp : Kiln_Op<"reshape", "injective", [Kiln_Differentiable]> {
   let summary = "same elements (row-major order), new shape";
   let description = [{
     ```mlir
@@ -308,7 +335,8 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape", "injective"> {
   let hasFolder = 1;
 }
 
-def Kiln_TransposeOp : Kiln_Op<"transpose", "injective", [InferTypeOpAdaptor]> {
+def Kiln_TransposeOp : Kiln_Op<"transpose", "injective", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "dimension permutation: result dim i is operand dim perm[i]";
   let description = [{
     ```mlir
@@ -320,7 +348,8 @@ def Kiln_TransposeOp : Kiln_Op<"transpose", "injective", [InferTypeOpAdaptor]> {
   let assemblyFormat = "$x `,` `perm` `=` $perm attr-dict `:` type($x)";
 }
 
-def Kiln_SliceOp : Kiln_Op<"slice", "injective", [InferTypeOpAdaptor]> {
+def Kiln_SliceOp : Kiln_Op<"slice", "injective", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "strided slice [start, limit) with step per dimension";
   let description = [{
     Result dim i has ceil((limit[i] - start[i]) / step[i]) elements;
@@ -339,7 +368,8 @@ def Kiln_SliceOp : Kiln_Op<"slice", "injective", [InferTypeOpAdaptor]> {
   }];
 }
 
-def Kiln_ConcatOp : Kiln_Op<"concat", "injective", [InferTypeOpAdaptor]> {
+def Kiln_ConcatOp : Kiln_Op<"concat", "injective", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "concatenation along one dimension";
   let description = [{
     ```mlir
@@ -353,7 +383,8 @@ def Kiln_ConcatOp : Kiln_Op<"concat", "injective", [InferTypeOpAdaptor]> {
   let assemblyFormat = "$inputs `dim` `=` $dim attr-dict `:` type($inputs)";
 }
 
-def Kiln_PadOp : Kiln_Op<"pad", "injective", [InferTypeOpAdaptor]> {
+def Kiln_PadOp : Kiln_Op<"pad", "injective", [
+    InferTypeOpAdaptor, Kiln_Differentiable]> {
   let summary = "constant padding before (low) and after (high) each dim";
   let description = [{
     ```mlir
@@ -370,7 +401,7 @@ def Kiln_PadOp : Kiln_Op<"pad", "injective", [InferTypeOpAdaptor]> {
 }
 
 def Kiln_GatherOp : Kiln_Op<"gather", "injective", [InferTypeOpAdaptor,
-    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
+    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>, Kiln_Differentiable]> {
   let summary = "gather slices along `axis` (embedding lookup; ONNX Gather)";
   let description = [{
     result.shape = table.shape[:axis] ++ indices.shape ++ table.shape[axis+1:].
@@ -388,7 +419,7 @@ def Kiln_GatherOp : Kiln_Op<"gather", "injective", [InferTypeOpAdaptor,
 }
 
 def Kiln_ScatterAddOp : Kiln_Op<"scatter_add", "opaque", [
-    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
+    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>, Kiln_Differentiable]> {
   let summary = "adjoint of gather: zeros, then result[idx] += updates";
   let description = [{
     `updates.shape` must be result.shape[:axis] ++ indices.shape ++
@@ -468,7 +499,8 @@ def Kiln_RngOp : Kiln_Op<"rng", "elementwise", [Kiln_RandomOpInterface]> {
 // Composites: they keep their own kernels and gradient rules.
 //===----------------------------------------------------------------------===//
 
-def Kiln_SoftmaxOp : Kiln_Op<"softmax", "composite", [SameOperandsAndResultType]> {
+def Kiln_SoftmaxOp : Kiln_Op<"softmax", "composite", [SameOperandsAndResultType,
+                                                     Kiln_Differentiable]> {
   let summary = "softmax along one dimension (max-subtracted)";
   let description = [{
     ```mlir
@@ -481,7 +513,8 @@ def Kiln_SoftmaxOp : Kiln_Op<"softmax", "composite", [SameOperandsAndResultType]
   let hasVerifier = 1;
 }
 
-def Kiln_LogSoftmaxOp : Kiln_Op<"log_softmax", "composite", [SameOperandsAndResultType]> {
+def Kiln_LogSoftmaxOp : Kiln_Op<"log_softmax", "composite", [
+    SameOperandsAndResultType, Kiln_Differentiable]> {
   let summary = "log of softmax along one dimension (max-subtracted)";
   let description = [{
     ```mlir
@@ -495,7 +528,7 @@ def Kiln_LogSoftmaxOp : Kiln_Op<"log_softmax", "composite", [SameOperandsAndResu
 }
 
 def Kiln_CrossEntropyOp : Kiln_Op<"cross_entropy", "composite", [InferTypeOpAdaptor,
-    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
+    DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>, Kiln_Differentiable]> {
   let summary = "softmax cross-entropy of logits [N, C] against labels [N]";
   let description = [{
     loss_n = logsumexp(logits[n, :]) - logits[n, labels[n]]; `mean`
@@ -516,7 +549,7 @@ def Kiln_CrossEntropyOp : Kiln_Op<"cross_entropy", "composite", [InferTypeOpAdap
 }
 
 def Kiln_LayerNormOp : Kiln_Op<"layer_norm", "composite", [
-    InferTypeOpAdaptor, AllTypesMatch<["gamma", "beta"]>]> {
+    InferTypeOpAdaptor, AllTypesMatch<["gamma", "beta"]>, Kiln_Differentiable]> {
   let summary = "layer normalization over dims [axis, rank)";
   let description = [{
     y = (x - mean) / sqrt(var + epsilon) * gamma + beta with the biased
@@ -539,7 +572,8 @@ def Kiln_LayerNormOp : Kiln_Op<"layer_norm", "composite", [
 
 def Kiln_BatchNormOp : Kiln_Op<"batch_norm", "composite", [
     InferTypeOpAdaptor,
-    AllTypesMatch<["gamma", "beta", "running_mean", "running_var"]>]> {
+    AllTypesMatch<["gamma", "beta", "running_mean", "running_var"]>,
+    Kiln_Differentiable]> {
   let summary = "batch normalization over N and the spatial dims of [N, C, ...]";
   let description = [{
     With `training`, normalizes by the batch mean and biased batch variance
@@ -567,7 +601,8 @@ def Kiln_BatchNormOp : Kiln_Op<"batch_norm", "composite", [
   }];
 }
 
-def Kiln_GeluOp : Kiln_Op<"gelu", "composite", [SameOperandsAndResultType, Elementwise]> {
+def Kiln_GeluOp : Kiln_Op<"gelu", "composite", [SameOperandsAndResultType, Elementwise,
+                                               Kiln_Differentiable]> {
   let summary = "Gaussian error linear unit";
   let description = [{
     `none`: x * 0.5 * (1 + erf(x / sqrt(2))); `tanh`:
@@ -586,7 +621,7 @@ def Kiln_GeluOp : Kiln_Op<"gelu", "composite", [SameOperandsAndResultType, Eleme
 }
 
 def Kiln_DropoutOp : Kiln_Op<"dropout", "composite", [
-    AllTypesMatch<["x", "result"]>, Kiln_RandomOpInterface]> {
+    AllTypesMatch<["x", "result"]>, Kiln_RandomOpInterface, Kiln_Differentiable]> {
   let summary = "inverted dropout with a Philox mask";
   let description = [{
     Keeps element i when u_i >= ratio, with u_i the `kiln.rng uniform`
@@ -608,6 +643,229 @@ def Kiln_DropoutOp : Kiln_Op<"dropout", "composite", [
     build($_builder, $_state, x.getType(), x, seed, offset,
           $_builder.getF64FloatAttr(ratio));
   }]>];
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops: the parts of gradient rules (ir/Gradients.cpp) that
+// primitives would express poorly for fusion (normalizations, softmax) or
+// not at all (convolution and pooling adjoints). They have no gradient
+// rules themselves (no second derivatives).
+//===----------------------------------------------------------------------===//
+
+def Kiln_SoftmaxGradOp : Kiln_Op<"softmax_grad", "composite", [SameOperandsAndResultType]> {
+  let summary = "adjoint of softmax: y * (dy - sum(dy * y, dim))";
+  let description = [{
+    `y` is the result of `kiln.softmax` along `dim` and `dy` its adjoint;
+    the result is the adjoint of the softmax input.
+
+    ```mlir
+    %dx = kiln.softmax_grad %y, %dy, dim = 1 : tensor<8x10xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$y, Kiln_FloatTensor:$dy, I64Attr:$dim);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$y `,` $dy `,` `dim` `=` $dim attr-dict `:` type($y)";
+  let hasVerifier = 1;
+}
+
+def Kiln_LogSoftmaxGradOp : Kiln_Op<"log_softmax_grad", "composite", [
+    SameOperandsAndResultType]> {
+  let summary = "adjoint of log_softmax: dy - exp(y) * sum(dy, dim)";
+  let description = [{
+    `y` is the result of `kiln.log_softmax` along `dim` and `dy` its
+    adjoint; the result is the adjoint of the log_softmax input.
+
+    ```mlir
+    %dx = kiln.log_softmax_grad %y, %dy, dim = 1 : tensor<8x10xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$y, Kiln_FloatTensor:$dy, I64Attr:$dim);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$y `,` $dy `,` `dim` `=` $dim attr-dict `:` type($y)";
+  let hasVerifier = 1;
+}
+
+def Kiln_CrossEntropyGradOp : Kiln_Op<"cross_entropy_grad", "composite", [
+    InferTypeOpAdaptor, DeclareOpInterfaceMethods<Kiln_IndexOperandOpInterface>]> {
+  let summary = "adjoint of cross_entropy with respect to the logits";
+  let description = [{
+    dlogits[n, c] = s_n * (softmax(logits[n, :])[c] - (c == labels[n])) with
+    s_n = dloss / N (`mean`), dloss (`sum`) or dloss[n] (`none`). `dloss` has
+    the type of the cross_entropy result (0-d, or [N] for `none`); the
+    result has the logits' type. A label outside [0, C) is an error, as in
+    the forward op.
+
+    ```mlir
+    %dl = kiln.cross_entropy_grad %logits, %y, %dloss
+        : tensor<8x10xf32>, tensor<8xi64>, tensor<f32>
+    %dv = kiln.cross_entropy_grad %logits, %y, %dv reduction = none
+        : tensor<8x10xf32>, tensor<8xi64>, tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$logits, Kiln_IntTensor:$labels,
+      Kiln_FloatTensor:$dloss,
+      DefaultValuedAttr<Kiln_LossReductionAttr, "::kiln::LossReduction::mean">:$reduction);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels `,` $dloss (`reduction` `=` custom<KilnEnum>($reduction)^)?
+    attr-dict `:` type($logits) `,` type($labels) `,` type($dloss)
+  }];
+}
+
+def Kiln_LayerNormGradOp : Kiln_Op<"layer_norm_grad", "composite", [
+    InferTypeOpAdaptor, AllTypesMatch<["x", "dy"]>]> {
+  let summary = "adjoint of layer_norm: (dx, dgamma, dbeta)";
+  let description = [{
+    Recomputes the statistics of `x` over dims [axis, rank) (as
+    `kiln.layer_norm` with the same `axis` and `epsilon`) and, with
+    xhat = (x - mean) * inv, inv = 1 / sqrt(var + epsilon), g = dy * gamma:
+    dx = inv * (g - mean(g) - xhat * mean(g * xhat)),
+    dgamma = sum(dy * xhat), dbeta = sum(dy) over dims [0, axis).
+
+    ```mlir
+    %dx, %dg, %db = kiln.layer_norm_grad %x, %g, %dy, axis = 1
+        : tensor<8x16xf32>, tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$x, Kiln_FloatTensor:$gamma,
+                       Kiln_FloatTensor:$dy, I64Attr:$axis,
+                       DefaultValuedAttr<F64Attr, "1.0e-5">:$epsilon);
+  let results = (outs Kiln_FloatTensor:$dx, Kiln_FloatTensor:$dgamma,
+                      Kiln_FloatTensor:$dbeta);
+  let assemblyFormat = [{
+    $x `,` $gamma `,` $dy `,` `axis` `=` $axis attr-dict `:` type($x) `,`
+    type($gamma)
+  }];
+}
+
+def Kiln_BatchNormGradOp : Kiln_Op<"batch_norm_grad", "composite", [
+    InferTypeOpAdaptor, AllTypesMatch<["x", "dy"]>]> {
+  let summary = "adjoint of training-mode batch_norm: (dx, dgamma, dbeta)";
+  let description = [{
+    The adjoint of `kiln.batch_norm {training}`'s normalized result through
+    the batch statistics: per channel c, over the N * S values of x [N, C,
+    ...], with the biased batch variance, xhat = (x - mean) * inv,
+    inv = 1 / sqrt(var + epsilon) and g = dy * gamma[c]:
+    dx = inv * (g - mean(g) - xhat * mean(g * xhat)),
+    dgamma[c] = sum(dy * xhat), dbeta[c] = sum(dy). (Inference mode is
+    affine in x and its rule uses primitives.)
+
+    ```mlir
+    %dx, %dg, %db = kiln.batch_norm_grad %x, %g, %dy
+        : tensor<8x4x6x6xf32>, tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$x, Kiln_FloatTensor:$gamma,
+                       Kiln_FloatTensor:$dy,
+                       DefaultValuedAttr<F64Attr, "1.0e-5">:$epsilon);
+  let results = (outs Kiln_FloatTensor:$dx, Kiln_FloatTensor:$dgamma,
+                      Kiln_FloatTensor:$dbeta);
+  let assemblyFormat = [{
+    $x `,` $gamma `,` $dy attr-dict `:` type($x) `,` type($gamma)
+  }];
+}
+
+def Kiln_GeluGradOp : Kiln_Op<"gelu_grad", "composite", [
+    SameOperandsAndResultType, Elementwise]> {
+  let summary = "adjoint of gelu: dy * gelu'(x)";
+  let description = [{
+    `none`: gelu'(x) = 0.5 * (1 + erf(x / sqrt(2))) + x * exp(-x^2 / 2) / sqrt(2 pi);
+    `tanh`: with k = sqrt(2 / pi), t = tanh(k * (x + 0.044715 x^3)),
+    gelu'(x) = 0.5 * (1 + t) + 0.5 * x * (1 - t^2) * k * (1 + 3 * 0.044715 x^2).
+
+    ```mlir
+    %dx = kiln.gelu_grad %x, %dy : tensor<8x16xf32>
+    %dz = kiln.gelu_grad %x, %dy {approximate = #kiln<gelu_approx tanh>} : tensor<8x16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$x, Kiln_FloatTensor:$dy,
+      DefaultValuedAttr<Kiln_GeluApproximationAttr,
+                        "::kiln::GeluApproximation::none">:$approximate);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$x `,` $dy attr-dict `:` type($x)";
+}
+
+def Kiln_Conv2dGradInputOp : Kiln_Op<"conv2d_grad_input", "library"> {
+  let summary = "adjoint of conv2d with respect to its input";
+  let description = [{
+    `dy` is the adjoint of a `kiln.conv2d` result [N, O, OH, OW], `filter`
+    its OIHW filter; the attributes are the forward op's. The result is the
+    adjoint of the input, whose type is stated (several input sizes give
+    the same OH with strides > 1): conv2d of the result type with `filter`
+    and these attributes must give `dy`'s type. Input positions that no
+    window reads get 0.
+
+    ```mlir
+    %dx = kiln.conv2d_grad_input %dy, %w, strides = [2, 2], padding = [1, 1, 1, 1],
+            dilations = [1, 1], groups = 1
+            : tensor<2x4x4x4xf32>, tensor<4x3x3x3xf32> -> tensor<2x3x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$dy, Kiln_FloatTensor:$filter,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$padding,
+                       DenseI64ArrayAttr:$dilations, I64Attr:$groups);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $dy `,` $filter `,` `strides` `=` $strides `,` `padding` `=` $padding `,`
+    `dilations` `=` $dilations `,` `groups` `=` $groups attr-dict `:`
+    type($dy) `,` type($filter) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_Conv2dGradFilterOp : Kiln_Op<"conv2d_grad_filter", "library"> {
+  let summary = "adjoint of conv2d with respect to its filter";
+  let description = [{
+    `input` is the forward op's NCHW input and `dy` the adjoint of its
+    result [N, O, OH, OW]; the attributes are the forward op's. The result
+    is the adjoint of the OIHW filter, whose type is stated: conv2d of
+    `input` with a filter of the result type and these attributes must give
+    `dy`'s type.
+
+    ```mlir
+    %dw = kiln.conv2d_grad_filter %x, %dy, strides = [1, 1], padding = [1, 1, 1, 1],
+            dilations = [1, 1], groups = 1
+            : tensor<2x3x8x8xf32>, tensor<2x4x8x8xf32> -> tensor<4x3x3x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$dy,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$padding,
+                       DenseI64ArrayAttr:$dilations, I64Attr:$groups);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $dy `,` `strides` `=` $strides `,` `padding` `=` $padding `,`
+    `dilations` `=` $dilations `,` `groups` `=` $groups attr-dict `:`
+    type($input) `,` type($dy) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_Pool2dGradOp : Kiln_Op<"pool2d_grad", "library", [InferTypeOpAdaptor]> {
+  let summary = "adjoint of pool2d with respect to its input";
+  let description = [{
+    `input` is the forward op's NCHW input and `dy` the adjoint of its
+    result; the attributes are the forward op's. `max` routes each window's
+    adjoint to the window's first maximum in row-major order (a NaN counts
+    as the maximum), as PyTorch's max_pool2d does; `avg` spreads it evenly
+    over the window's in-bounds elements, divided by the forward op's
+    divisor (the window size with `count_include_pad`, else the in-bounds
+    count). The result has the input's type.
+
+    ```mlir
+    %dx = kiln.pool2d_grad max %x, %dy, window = [2, 2], strides = [2, 2],
+            padding = [0, 0, 0, 0] : tensor<2x4x8x8xf32>, tensor<2x4x4x4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_PoolKindAttr:$kind, Kiln_FloatTensor:$input,
+                       Kiln_FloatTensor:$dy, DenseI64ArrayAttr:$window,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$padding,
+                       UnitAttr:$count_include_pad);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    custom<KilnEnum>($kind) $input `,` $dy `,` `window` `=` $window `,`
+    `strides` `=` $strides `,` `padding` `=` $padding attr-dict `:`
+    type($input) `,` type($dy)
+  }];
 }
 
 #endif // KILN_OPS_TD

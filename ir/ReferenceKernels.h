@@ -217,6 +217,62 @@ bool batchNorm(const Tensor &x, const Tensor &gamma, const Tensor &beta,
 /// tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
 Tensor gelu(const Tensor &x, bool tanhApproximation);
 
+//===----------------------------------------------------------------------===//
+// Backward ops (ReferenceKernelsGrad.cpp): adjoints of the composites and
+// library ops. Each takes the forward op's operands and attributes plus the
+// result adjoint `dy`, recomputes what it needs of the forward in double,
+// and returns freshly allocated adjoints (`=`, never `+=` into a caller's
+// buffer; several contributions to one element are summed in forward loop
+// order).
+//===----------------------------------------------------------------------===//
+
+/// y * (dy - sum(dy * y, dim)), with y = softmax(x) along `dim`.
+Tensor softmaxGrad(const Tensor &y, const Tensor &dy, int64_t dim);
+/// dy - exp(y) * sum(dy, dim), with y = log_softmax(x) along `dim`.
+Tensor logSoftmaxGrad(const Tensor &y, const Tensor &dy, int64_t dim);
+/// dlogits[n, c] = s_n * (softmax(logits[n])[c] - (c == labels[n])), s_n =
+/// dloss / N (mean), dloss (sum, 0-d) or dloss[n] (none). Labels as crossEntropy.
+bool crossEntropyGrad(const Tensor &logits, const Tensor &labels,
+                      const Tensor &dloss, LossReduction reduction,
+                      Tensor &result, std::string &error);
+
+/// The three adjoints of a normalization: x, gamma, beta.
+struct NormGradResult {
+  Tensor dx, dgamma, dbeta;
+};
+/// Adjoints of layerNorm over dims [axis, rank) (statistics recomputed).
+NormGradResult layerNormGrad(const Tensor &x, const Tensor &gamma,
+                             const Tensor &dy, int64_t axis, double epsilon);
+/// Adjoints of training-mode batchNorm through the batch statistics (mean
+/// and biased variance per channel of x [N, C, ...]).
+NormGradResult batchNormGrad(const Tensor &x, const Tensor &gamma,
+                             const Tensor &dy, double epsilon);
+/// dy * gelu'(x) (erf form, or the tanh approximation's derivative).
+Tensor geluGrad(const Tensor &x, const Tensor &dy, bool tanhApproximation);
+
+/// Adjoint of conv2d's input [N, C, H, W] = `inputShape` from dy
+/// [N, O, OH, OW] and the filter; conventions as conv2d.
+Tensor conv2dGradInput(const Tensor &dy, const Tensor &filter,
+                       const std::vector<int64_t> &inputShape,
+                       const std::vector<int64_t> &strides,
+                       const std::vector<int64_t> &padding,
+                       const std::vector<int64_t> &dilations, int64_t groups);
+/// Adjoint of conv2d's filter [O, C / groups, KH, KW] = `filterShape` from
+/// the input and dy; conventions as conv2d.
+Tensor conv2dGradFilter(const Tensor &input, const Tensor &dy,
+                        const std::vector<int64_t> &filterShape,
+                        const std::vector<int64_t> &strides,
+                        const std::vector<int64_t> &padding,
+                        const std::vector<int64_t> &dilations, int64_t groups);
+/// Adjoint of pool2d's input. Max: each window's dy goes to the window's
+/// first maximum in row-major order (the first NaN if any, as the forward
+/// kernel picks it; nothing for a window entirely in padding). Avg: dy /
+/// divisor to every in-bounds element of the window, divisor as pool2d.
+Tensor pool2dGrad(PoolKind kind, const Tensor &input, const Tensor &dy,
+                  const std::vector<int64_t> &window,
+                  const std::vector<int64_t> &strides,
+                  const std::vector<int64_t> &padding, bool countIncludePad);
+
 } // namespace kiln::ref
 
 #endif // KILN_IR_REFERENCEKERNELS_H

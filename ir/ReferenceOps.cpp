@@ -210,6 +210,11 @@ LogicalResult CastOp::evaluate(EvalContext &ctx, Operands operands,
   return done(ctx, results, ref::cast(*operands[0], elemOf(getType())));
 }
 
+LogicalResult StopGradientOp::evaluate(EvalContext &ctx, Operands operands,
+                                       Results &results) {
+  return done(ctx, results, *operands[0]);
+}
+
 LogicalResult BroadcastOp::evaluate(EvalContext &ctx, Operands operands,
                                     Results &results) {
   return done(ctx, results,
@@ -424,4 +429,99 @@ LogicalResult DropoutOp::evaluate(EvalContext &ctx, Operands operands,
   return done(ctx, results,
               ref::dropout(*operands[0], operands[1]->ints()[0],
                            operands[2]->ints()[0], getRatio().convertToDouble()));
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                      Results &results) {
+  return done(ctx, results,
+              ref::softmaxGrad(*operands[0], *operands[1], int64_t(getDim())));
+}
+
+LogicalResult LogSoftmaxGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                         Results &results) {
+  return done(ctx, results,
+              ref::logSoftmaxGrad(*operands[0], *operands[1], int64_t(getDim())));
+}
+
+LogicalResult CrossEntropyGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                           Results &results) {
+  ref::LossReduction reduction = ref::LossReduction::Mean;
+  switch (getReduction()) {
+  case LossReduction::mean:
+    reduction = ref::LossReduction::Mean;
+    break;
+  case LossReduction::sum:
+    reduction = ref::LossReduction::Sum;
+    break;
+  case LossReduction::none:
+    reduction = ref::LossReduction::None;
+    break;
+  }
+  Tensor r;
+  std::string error;
+  if (!ref::crossEntropyGrad(*operands[0], *operands[1], *operands[2], reduction, r,
+                             error))
+    return emitOpError() << error;
+  return done(ctx, results, std::move(r));
+}
+
+/// Pushes the three adjoints of a normalization and applies the precision.
+static LogicalResult doneNorm(EvalContext &ctx, Results &results,
+                              ref::NormGradResult r) {
+  results.push_back(std::move(r.dx));
+  results.push_back(std::move(r.dgamma));
+  results.push_back(std::move(r.dbeta));
+  return ctx.finish(results);
+}
+
+LogicalResult LayerNormGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                        Results &results) {
+  return doneNorm(ctx, results,
+                  ref::layerNormGrad(*operands[0], *operands[1], *operands[2],
+                                     int64_t(getAxis()),
+                                     getEpsilon().convertToDouble()));
+}
+
+LogicalResult BatchNormGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                        Results &results) {
+  return doneNorm(ctx, results,
+                  ref::batchNormGrad(*operands[0], *operands[1], *operands[2],
+                                     getEpsilon().convertToDouble()));
+}
+
+LogicalResult GeluGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                   Results &results) {
+  return done(ctx, results,
+              ref::geluGrad(*operands[0], *operands[1],
+                            getApproximate() == GeluApproximation::tanh));
+}
+
+LogicalResult Conv2dGradInputOp::evaluate(EvalContext &ctx, Operands operands,
+                                          Results &results) {
+  return done(ctx, results,
+              ref::conv2dGradInput(*operands[0], *operands[1], shapeOf(getType()),
+                                   vec(getStrides()), vec(getPadding()),
+                                   vec(getDilations()), int64_t(getGroups())));
+}
+
+LogicalResult Conv2dGradFilterOp::evaluate(EvalContext &ctx, Operands operands,
+                                           Results &results) {
+  return done(ctx, results,
+              ref::conv2dGradFilter(*operands[0], *operands[1], shapeOf(getType()),
+                                    vec(getStrides()), vec(getPadding()),
+                                    vec(getDilations()), int64_t(getGroups())));
+}
+
+LogicalResult Pool2dGradOp::evaluate(EvalContext &ctx, Operands operands,
+                                     Results &results) {
+  ref::PoolKind kind =
+      getKind() == PoolKind::max ? ref::PoolKind::Max : ref::PoolKind::Avg;
+  return done(ctx, results,
+              ref::pool2dGrad(kind, *operands[0], *operands[1], vec(getWindow()),
+                              vec(getStrides()), vec(getPadding()),
+                              getCountIncludePad()));
 }
