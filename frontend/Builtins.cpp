@@ -33,8 +33,8 @@ llvm::ArrayRef<StringRef> Elaborator::builtinNames() {
       "neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid",
       "relu", "sin", "cos", "erf", "floor", "ceil", "logical_not", "gelu",
       "maximum", "minimum", "pow", "logical_and", "logical_or", "where",
-      "select", "split",
-      "cast", "softmax", "log_softmax", "cross_entropy", "layer_norm",
+      "select", "split", "cast", "stop_gradient",
+      "softmax", "log_softmax", "cross_entropy", "layer_norm",
       "batch_norm", "dropout", "matmul", "transpose", "reshape", "flatten",
       "sum", "mean", "max", "min", "prod", "argmax", "conv2d", "max_pool2d",
       "avg_pool2d", "concat", "slice", "pad", "gather", "embedding", "iota",
@@ -189,6 +189,16 @@ Val Elaborator::evalBuiltin(StringRef name, const Expr &call, Scope &scope,
     return tensorResult(emit(
         "kiln.cast", {x->v},
         {RankedTensorType::get(x->type().getShape(), *dt)}, {}, r));
+  }
+
+  if (name == "stop_gradient") {
+    static const Param sig[] = {{"x", nullptr}};
+    if (!a.bind(sig))
+      return Val::poison();
+    auto x = a.tensor(0);
+    if (!x)
+      return Val::poison();
+    return tensorResult(emit("kiln.stop_gradient", {x->v}, {x->type()}, {}, r));
   }
 
   // --- tensor creation ---------------------------------------------------

@@ -446,9 +446,10 @@ KILN_RULE(TransposeOp) {
 }
 
 // Puts dy back where the slice read it, zeros elsewhere: along a dim with
-// step s > 1 each element is followed by s - 1 zeros ([n] -> [n, 1] -> pad
-// to [n, s] -> [n * s], cut to the operand's extent), then a zero pad
-// restores [0, start) and the tail.
+// step s > 1 and n > 1 elements, each element is followed by s - 1 zeros
+// ([n] -> [n, 1] -> pad to [n, s] -> [n * s], cut to the (n - 1) * s + 1
+// that reach the last element; n * s < 2 * size as s < size), then a zero
+// pad restores [0, start) and the tail.
 KILN_RULE(SliceOp) {
   Rule r(*this, builder, dys, dxs);
   if (!r.differentiable())
@@ -458,22 +459,21 @@ KILN_RULE(SliceOp) {
   if (getType().getNumElements() == 0)
     return r.grads({r.zerosLike(getX())});
   Value dx = r.dy();
-  SmallVector<int64_t> extent(getType().getShape()); // of dx, per dim
+  SmallVector<int64_t> extent(getType().getShape()); // dx's shape
   for (size_t d = 0; d < size.size(); ++d) {
-    if (step[d] == 1)
+    int64_t n = extent[d];
+    if (step[d] == 1 || n == 1)
       continue;
-    SmallVector<int64_t> split(extent);
+    SmallVector<int64_t> split(extent), low(extent.size() + 1, 0),
+        high(extent.size() + 1, 0);
     split.insert(split.begin() + d + 1, 1);
-    SmallVector<int64_t> low(split.size(), 0), high(split.size(), 0);
     high[d + 1] = step[d] - 1;
     dx = r.pad(r.reshape(dx, split), low, high);
-    int64_t interleaved = extent[d] * step[d];
-    extent[d] = std::min(interleaved, size[d] - start[d]);
     SmallVector<int64_t> merged(extent);
-    merged[d] = interleaved;
-    dx = r.reshape(dx, merged);
-    if (extent[d] != interleaved)
-      dx = r.slice(dx, SmallVector<int64_t>(extent.size(), 0), extent);
+    merged[d] = n * step[d];
+    extent[d] = (n - 1) * step[d] + 1;
+    dx = r.slice(r.reshape(dx, merged), SmallVector<int64_t>(extent.size(), 0),
+                 extent);
   }
   SmallVector<int64_t> high;
   for (size_t d = 0; d < size.size(); ++d)

@@ -415,3 +415,17 @@ func.func @cast(%x: tensor<4xf32>) -> tensor<4xbf16> {
   %3 = kiln.cast %2 : tensor<4xf16> -> tensor<4xbf16>
   return %3 : tensor<4xbf16>
 }
+
+// -----
+
+// Tests that kiln.stop_gradient round-trips on float and integer tensors
+// and is not folded away (autodiff needs it).
+// CHECK-LABEL: func.func @stop_gradient
+// CHECK: %[[S:.*]] = kiln.stop_gradient %{{.*}} : tensor<4x8xf32>
+// CHECK: %[[I:.*]] = kiln.stop_gradient %{{.*}} : tensor<4xi64>
+// CHECK: return %[[S]], %[[I]] : tensor<4x8xf32>, tensor<4xi64>
+func.func @stop_gradient(%x: tensor<4x8xf32>, %i: tensor<4xi64>) -> (tensor<4x8xf32>, tensor<4xi64>) {
+  %0 = kiln.stop_gradient %x : tensor<4x8xf32>
+  %1 = kiln.stop_gradient %i : tensor<4xi64>
+  return %0, %1 : tensor<4x8xf32>, tensor<4xi64>
+}
