@@ -641,15 +641,17 @@ bool Elaborator::exec(const StmtList &stmts,
         ok = false;
         break;
       }
-      llvm::SmallVector<StringRef> allowed = {"lr", "weight_decay",
-                                              "clip_norm"};
+      llvm::SmallVector<StringRef> allowed = {"lr"};
       if (*kind == kiln::OptimizerKind::momentum ||
           *kind == kiln::OptimizerKind::nesterov)
         allowed.push_back("momentum");
       if (*kind == kiln::OptimizerKind::adam ||
           *kind == kiln::OptimizerKind::adamw)
         allowed.append({"beta1", "beta2", "eps"});
-      llvm::SmallVector<mlir::NamedAttribute> hp;
+      allowed.append({"weight_decay", "clip_norm", "schedule", "warmup_steps",
+                      "total_steps", "min_lr"});
+      kiln::OptimizerConfig config = kiln::OptimizerConfig::defaults(*kind);
+      llvm::StringMap<SMRange> given; // name -> value range
       bool good = true;
       for (const Arg &a : s.args) {
         if (a.name.empty()) {
@@ -667,7 +669,7 @@ bool Elaborator::exec(const StmtList &stmts,
           good = false;
           continue;
         }
-        if (llvm::any_of(hp, [&](auto &n) { return n.getName() == a.name; })) {
+        if (!given.try_emplace(a.name, a.value->range).second) {
           diag.error(a.nameRange, "hyperparameter '" + a.name +
                                       "' is given twice");
           good = false;
@@ -678,20 +680,62 @@ bool Elaborator::exec(const StmtList &stmts,
           good = false;
           continue;
         }
+        if (a.name == "schedule") {
+          std::optional<kiln::LrSchedule> schedule;
+          if (v.kind == Val::String)
+            schedule = kiln::symbolizeLrSchedule(v.s);
+          if (!schedule) {
+            diag.error(a.value->range,
+                       "expected \"constant\" or \"cosine\" for 'schedule', "
+                       "found " + describe(v));
+            good = false;
+            continue;
+          }
+          config.schedule = *schedule;
+          continue;
+        }
+        if (a.name == "warmup_steps" || a.name == "total_steps") {
+          if (v.kind != Val::Int) {
+            diag.error(a.value->range, "expected an integer for '" + a.name +
+                                           "', found " + describe(v));
+            good = false;
+            continue;
+          }
+          (a.name == "warmup_steps" ? config.warmupSteps : config.totalSteps) = v.i;
+          continue;
+        }
         if (!v.isNumber()) {
           diag.error(a.value->range, "expected a number for '" + a.name +
                                          "', found " + describe(v));
           good = false;
           continue;
         }
-        hp.push_back(b.getNamedAttr(a.name, b.getF64FloatAttr(v.num())));
+        double *field = llvm::StringSwitch<double *>(a.name)
+                            .Case("lr", &config.lr)
+                            .Case("momentum", &config.momentum)
+                            .Case("beta1", &config.beta1)
+                            .Case("beta2", &config.beta2)
+                            .Case("eps", &config.eps)
+                            .Case("weight_decay", &config.weightDecay)
+                            .Case("clip_norm", &config.clipNorm)
+                            .Case("min_lr", &config.minLr);
+        *field = v.num();
       }
       if (!good) {
         ok = false;
         break;
       }
-      optimizer = kiln::OptimizerKindAttr::get(&ctx, *kind);
-      hparams = b.getDictionaryAttr(hp);
+      // Value rules (ranges, what belongs to the cosine schedule) are the
+      // attribute's: point at the value at fault, or at the optimizer when
+      // the problem comes from a default.
+      if (std::optional<kiln::OptimizerConfig::Problem> problem = config.check()) {
+        auto it = given.find(problem->field);
+        diag.error(it != given.end() ? it->second : s.optimizerRange,
+                   problem->message);
+        ok = false;
+        break;
+      }
+      optimizer = kiln::OptimizerAttr::get(&ctx, config);
       break;
     }
     case Stmt::For: {
@@ -874,10 +918,8 @@ Elaborator::run(const ModelDecl &model,
   }
   for (size_t i = 0; i < resAttrs.size(); ++i)
     func.setResultAttrs(i, resAttrs[i]);
-  if (optimizer) {
-    func->setAttr("kiln.optimizer", *optimizer);
-    func->setAttr("kiln.hparams", *hparams);
-  }
+  if (optimizer)
+    func->setAttr("kiln.optimizer", optimizer);
 
   // A verifier failure here is a frontend bug (the checks above should have
   // caught the user's mistake): say so instead of printing a bad module.

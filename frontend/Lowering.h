@@ -16,6 +16,7 @@
 
 #include "frontend/AST.h"
 #include "frontend/Diagnostics.h"
+#include "ir/Dialect.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -222,8 +223,8 @@ private:
   std::vector<Output> outputs;
   mlir::Value loss;
   llvm::SMRange lossRange;
-  std::optional<mlir::Attribute> optimizer;
-  std::optional<mlir::DictionaryAttr> hparams;
+  /// From the train clause; null without one.
+  kiln::OptimizerAttr optimizer;
   std::shared_ptr<Scope> newScope();
   std::vector<std::shared_ptr<Scope>> scopes; // every scope, see ~Elaborator
   unsigned instDepth = 0;

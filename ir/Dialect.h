@@ -5,6 +5,7 @@
 #include "ir/Scalar.h"
 
 #include <optional>
+#include <string>
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
@@ -19,6 +20,41 @@ class Tensor;
 } // namespace kiln::ref
 
 #include "ir/KilnEnums.h.inc"
+
+namespace kiln {
+/// The fields of `#kiln.optimizer<...>` (OptimizerAttr) as plain numbers:
+/// what the frontend builds it from and what --kiln-optimizer reads.
+/// Fields that the kind or the schedule does not use are 0.
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double lr = 0, momentum = 0, beta1 = 0, beta2 = 0, eps = 0;
+  double weightDecay = 0, clipNorm = 0;
+  LrSchedule schedule = LrSchedule::constant;
+  int64_t warmupSteps = 0, totalSteps = 0;
+  double minLr = 0;
+
+  /// PyTorch's defaults for `kind` (lr, which PyTorch's SGD requires, is
+  /// 1e-2 for the SGD family): see OptimizerAttr's description.
+  static OptimizerConfig defaults(OptimizerKind kind);
+
+  bool usesMomentum() const {
+    return kind == OptimizerKind::momentum || kind == OptimizerKind::nesterov;
+  }
+  bool usesAdam() const {
+    return kind == OptimizerKind::adam || kind == OptimizerKind::adamw;
+  }
+
+  /// Why a config is invalid: the field at fault, spelled as in the
+  /// assembly and the train clause, and a message naming it and the value.
+  struct Problem {
+    llvm::StringRef field;
+    std::string message;
+  };
+  /// The first problem of this config, or nullopt. OptimizerAttr's verifier
+  /// and the frontend's train clause share it.
+  std::optional<Problem> check() const;
+};
+} // namespace kiln
 
 #define GET_ATTRDEF_CLASSES
 #include "ir/KilnAttrs.h.inc"

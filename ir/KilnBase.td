@@ -125,6 +125,77 @@ def Kiln_OptimizerKind : Kiln_I32Enum<"OptimizerKind", "optimizer", [
       I32EnumAttrCase<"sgd", 0>, I32EnumAttrCase<"momentum", 1>,
       I32EnumAttrCase<"nesterov", 2>, I32EnumAttrCase<"adam", 3>,
       I32EnumAttrCase<"adamw", 4>]>;
-def Kiln_OptimizerKindAttr : Kiln_EnumAttr<Kiln_OptimizerKind, "optimizer">;
+
+/// How the learning rate decays after the (optional) linear warmup.
+def Kiln_LrSchedule : Kiln_I32Enum<"LrSchedule", "learning-rate schedule", [
+      I32EnumAttrCase<"constant", 0>, I32EnumAttrCase<"cosine", 1>]>;
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+def Kiln_OptimizerAttr : AttrDef<Kiln_Dialect, "Optimizer"> {
+  let mnemonic = "optimizer";
+  let summary = "the optimizer of a training step and its hyperparameters";
+  let description = [{
+    What `--kiln-optimizer` turns the gradients of `@train_step` into: the
+    update rule (`kind`), its hyperparameters, gradient clipping and the
+    learning-rate schedule. The frontend puts it on `@forward` from the
+    model's `train` clause; semantics (PyTorch's) are in docs/training.md.
+
+    ```mlir
+    #kiln.optimizer<sgd, lr = 1.000000e-01, weight_decay = 0.000000e+00>
+    #kiln.optimizer<adamw, lr = 1.000000e-03, beta1 = 9.000000e-01,
+                    beta2 = 9.990000e-01, eps = 1.000000e-08,
+                    weight_decay = 1.000000e-02, clip_norm = 1.000000e+00,
+                    schedule = cosine, warmup_steps = 100, total_steps = 1000>
+    ```
+
+    The kind comes first; the fields follow as `name = value` in any order,
+    each at most once, and fields left out take the kind's defaults
+    (`OptimizerConfig::defaults`, ir/Dialect.h): lr 1e-2 (sgd, momentum, nesterov)
+    or 1e-3 (adam, adamw), momentum 0.9, beta1 0.9, beta2 0.999, eps 1e-8,
+    weight_decay 0.01 for adamw and 0 otherwise; clipping, warmup and the
+    cosine schedule off. The printer always spells out the update rule's
+    fields (lr, momentum or beta1/beta2/eps, weight_decay) and the rest only
+    where they differ from the default.
+
+    Fields that the kind does not use are 0 (`momentum` belongs to momentum
+    and nesterov; `beta1`, `beta2`, `eps` to adam and adamw), and
+    `total_steps`/`min_lr` belong to the cosine schedule. `total_steps = 0`
+    with `schedule = cosine` means "the length of the run", which the driver
+    supplies through `--kiln-optimizer="total-steps=N"`.
+  }];
+  let parameters = (ins
+    "::kiln::OptimizerKind":$kind,
+    APFloatParameter<"learning rate (> 0)">:$lr,
+    APFloatParameter<"momentum factor (momentum, nesterov)">:$momentum,
+    APFloatParameter<"first-moment decay (adam, adamw)">:$beta1,
+    APFloatParameter<"second-moment decay (adam, adamw)">:$beta2,
+    APFloatParameter<"denominator term (adam, adamw)">:$eps,
+    APFloatParameter<"L2 (sgd family, adam) or decoupled (adamw) decay">:$weight_decay,
+    APFloatParameter<"global gradient-norm bound, 0 = no clipping">:$clip_norm,
+    "::kiln::LrSchedule":$schedule,
+    "int64_t":$warmup_steps,
+    "int64_t":$total_steps,
+    APFloatParameter<"final learning rate of the cosine schedule">:$min_lr
+  );
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let skipDefaultBuilders = 1;
+  // `+ 0.0` stores -0.0 as +0.0, which is how it prints and reads back.
+  let builders = [AttrBuilder<(ins "const ::kiln::OptimizerConfig &":$c), [{
+    using ::llvm::APFloat;
+    return $_get($_ctxt, c.kind, APFloat(c.lr + 0.0), APFloat(c.momentum + 0.0),
+                 APFloat(c.beta1 + 0.0), APFloat(c.beta2 + 0.0),
+                 APFloat(c.eps + 0.0), APFloat(c.weightDecay + 0.0),
+                 APFloat(c.clipNorm + 0.0), c.schedule, c.warmupSteps,
+                 c.totalSteps, APFloat(c.minLr + 0.0));
+  }]>];
+  let extraClassDeclaration = [{
+    /// The fields as plain numbers (how --kiln-optimizer reads them).
+    ::kiln::OptimizerConfig getConfig() const;
+  }];
+}
 
 #endif // KILN_BASE_TD

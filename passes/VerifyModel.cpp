@@ -6,6 +6,8 @@
 //    A result with `kiln.updates` names a buffer of its type.
 // 3. At most one result has `kiln.loss`, and it is a 0-d float tensor;
 //    every result has a unique `kiln.name`.
+// 4. `kiln.optimizer`, if present, is the typed #kiln.optimizer<...> and
+//    comes with a loss to minimize.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -98,6 +100,14 @@ struct VerifyModelPass
                << name.getValue() << "' must be a 0-d float tensor, found " << resultType;
       if (++losses > 1)
         return fn.emitError("more than one result is marked kiln.loss");
+    }
+    if (Attribute optimizer = fn->getAttr("kiln.optimizer")) {
+      if (!isa<kiln::OptimizerAttr>(optimizer))
+        return fn.emitError("kiln.optimizer is ")
+               << optimizer << ", expected a #kiln.optimizer<...>";
+      if (losses == 0)
+        return fn.emitError("@forward has a kiln.optimizer but no result "
+                            "marked kiln.loss to minimize");
     }
     return success();
   }

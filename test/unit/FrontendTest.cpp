@@ -78,8 +78,13 @@ TEST(Frontend, ImportsModelWithContractAttributes) {
   // loss first, then logits.
   ASSERT_EQ(fn.getNumResults(), 2u);
   EXPECT_TRUE(fn.getResultAttr(0, "kiln.loss"));
-  EXPECT_TRUE(fn->getAttr("kiln.optimizer"));
-  EXPECT_TRUE(fn->getAttr("kiln.hparams"));
+  auto optimizer = fn->getAttrOfType<kiln::OptimizerAttr>("kiln.optimizer");
+  ASSERT_TRUE(optimizer);
+  kiln::OptimizerConfig config = optimizer.getConfig();
+  EXPECT_EQ(config.kind, kiln::OptimizerKind::adam);
+  EXPECT_EQ(config.lr, 1e-3);
+  EXPECT_EQ(config.beta2, 0.999); // PyTorch's default, not given in the model
+  EXPECT_EQ(config.schedule, kiln::LrSchedule::constant);
 }
 
 TEST(Frontend, OverridesReplaceModelArguments) {

@@ -231,3 +231,34 @@ func.func @forward(%rm: tensor<4xf32> {kiln.name = "rm", kiln.role = #kiln<role 
     -> (tensor<2xf32> {kiln.name = "rm.updated", kiln.updates = "rm"}) {
   return %y : tensor<2xf32>
 }
+
+// -----
+
+// Tests that a model with a loss keeps its typed optimizer.
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: attributes {kiln.optimizer = #kiln.optimizer<sgd, lr = 1.000000e-01, weight_decay = 0.000000e+00>}
+func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role input>})
+    -> (tensor<f32> {kiln.loss, kiln.name = "loss"})
+    attributes {kiln.optimizer = #kiln.optimizer<sgd, lr = 0.1>} {
+  %0 = kiln.reduce sum %x, dims = [0] : tensor<4xf32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that kiln.optimizer must be the typed attribute, not a loose one.
+// expected-error @+1 {{kiln.optimizer is "adam", expected a #kiln.optimizer<...>}}
+func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role input>})
+    -> (tensor<f32> {kiln.loss, kiln.name = "loss"}) attributes {kiln.optimizer = "adam"} {
+  %0 = kiln.reduce sum %x, dims = [0] : tensor<4xf32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that an optimizer needs a loss.
+// expected-error @+1 {{@forward has a kiln.optimizer but no result marked kiln.loss to minimize}}
+func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role input>})
+    -> (tensor<4xf32> {kiln.name = "y"}) attributes {kiln.optimizer = #kiln.optimizer<adam>} {
+  return %x : tensor<4xf32>
+}
