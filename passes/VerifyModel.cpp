@@ -52,6 +52,12 @@ struct VerifyModelPass
                << name.getValue()
                << "' has no kiln.role (expected #kiln<role input>, "
                   "#kiln<role param> or #kiln<role buffer>)";
+      if (role.getValue() == kiln::ArgRole::opt_state ||
+          role.getValue() == kiln::ArgRole::step)
+        return fn.emitError("argument '")
+               << name.getValue() << "' has the role " << role
+               << ", which only @train_step has; @forward's arguments are "
+                  "inputs, parameters and buffers";
       bool isState = role.getValue() != kiln::ArgRole::input;
       bool hasInit = fn.getArgAttrOfType<kiln::InitKindAttr>(i, "kiln.init") != nullptr;
       if (isState && !hasInit)

@@ -270,12 +270,17 @@ int runGradients(const Options &opts, ModuleOp module) {
       return false;
     }
     llvm::sys::path::append(path, name + ".npy");
+    // Under --precision f64 the values are f64: write them without rounding.
+    ref::Tensor exact = t;
+    if (run.precision == ref::Precision::F64 && t.isFloat())
+      exact = ref::Tensor::fromDoubles(ref::ElemType::F64, t.shape(), t.floats());
     std::string error;
-    if (!writeOutput(path.str().str(), t, error)) {
+    if (!writeOutput(path.str().str(), exact, error)) {
       fail(error);
       return false;
     }
-    llvm::outs() << "wrote " << path << " (" << describe(t.type(), t.shape()) << ")\n";
+    llvm::outs() << "wrote " << path << " (" << describe(exact.type(), exact.shape())
+                 << ")\n";
     return true;
   };
   for (unsigned i = 0; i < step.getNumArguments(); ++i) {

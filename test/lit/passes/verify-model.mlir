@@ -262,3 +262,13 @@ func.func @forward(%x: tensor<4xf32> {kiln.name = "x", kiln.role = #kiln<role in
     -> (tensor<4xf32> {kiln.name = "y"}) attributes {kiln.optimizer = #kiln.optimizer<adam>} {
   return %x : tensor<4xf32>
 }
+
+// -----
+
+// Tests that the train step's own roles (step counter, optimizer state)
+// are rejected in @forward.
+// expected-error @+1 {{argument 'step' has the role #kiln<role step>, which only @train_step has; @forward's arguments are inputs, parameters and buffers}}
+func.func @forward(%s: tensor<i64> {kiln.name = "step", kiln.role = #kiln<role step>})
+    -> (tensor<i64> {kiln.name = "s"}) {
+  return %s : tensor<i64>
+}
