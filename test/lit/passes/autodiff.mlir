@@ -125,3 +125,55 @@ func.func @forward(%w: tensor<16xf32> {kiln.name = "w", kiln.role = #kiln<role p
   %1 = kiln.reduce sum %0, dims = [0] : tensor<16xf32>
   return %1 : tensor<f32>
 }
+
+// -----
+
+// Tests the backward IR of a convolution and max pooling: the pooling
+// gradient routes to the window maxima (kiln.pool2d_grad), the filter
+// gradient is a library op (kiln.conv2d_grad_filter) and the input `x`
+// gets no gradient (no kiln.conv2d_grad_input).
+// CHECK-LABEL: func.func @train_step
+// CHECK: %[[C:.*]] = kiln.conv2d
+// CHECK: %[[DY:.*]] = kiln.broadcast
+// CHECK: %[[DP:.*]] = kiln.pool2d_grad max %[[C]], %[[DY]], window = [2, 2], strides = [2, 2]
+// CHECK-NOT: conv2d_grad_input
+// CHECK: %[[DW:.*]] = kiln.conv2d_grad_filter %{{.*}}, %[[DP]], strides = [1, 1], padding = [1, 1, 1, 1]
+// CHECK: return %{{.*}}, %[[DW]]
+func.func @forward(%x: tensor<2x1x6x6xf32> {kiln.name = "x", kiln.role = #kiln<role input>},
+                   %w: tensor<3x1x3x3xf32> {kiln.name = "conv.w", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>})
+    -> (tensor<f32> {kiln.name = "loss", kiln.loss}) {
+  %0 = kiln.conv2d %x, %w, strides = [1, 1], padding = [1, 1, 1, 1], dilations = [1, 1], groups = 1 : tensor<2x1x6x6xf32>, tensor<3x1x3x3xf32>
+  %1 = kiln.pool2d max %0, window = [2, 2], strides = [2, 2], padding = [0, 0, 0, 0] : tensor<2x3x6x6xf32>
+  %2 = kiln.reduce sum %1, dims = [0, 1, 2, 3] : tensor<2x3x3x3xf32>
+  return %2 : tensor<f32>
+}
+
+
+// -----
+
+// Tests the backward IR of an embedding, layer norm, softmax, slice and a
+// max reduction: the max adjoint is split among ties, the slice adjoint is
+// padded back, softmax and layer norm use their backward ops, and the
+// embedding gradient scatter-adds into the table (the ids get none).
+// CHECK-LABEL: func.func @train_step
+// CHECK: %[[E:.*]] = kiln.gather
+// CHECK: %[[SM:.*]] = kiln.softmax
+// CHECK: %[[TIE:.*]] = kiln.compare eq
+// CHECK: %[[PAD:.*]] = kiln.pad %{{.*}}, low = [0, 0, 0], high = [0, 0, 4]
+// CHECK: %[[DSM:.*]] = kiln.softmax_grad %[[SM]], %[[PAD]], dim = 2
+// CHECK: %[[DX:.*]], %[[DG:.*]], %[[DB:.*]] = kiln.layer_norm_grad %[[E]], %{{.*}}, %[[DSM]], axis = 2
+// CHECK: %[[DT:.*]] = kiln.scatter_add %[[DX]], %{{.*}}, axis = 0 : tensor<2x4x8xf32>, tensor<2x4xi64> -> tensor<10x8xf32>
+// CHECK: return %{{.*}}, %[[DT]], %[[DG]], %[[DB]]
+func.func @forward(%ids: tensor<2x4xi64> {kiln.name = "ids", kiln.role = #kiln<role input>},
+                   %table: tensor<10x8xf32> {kiln.name = "wte", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>},
+                   %g: tensor<8xf32> {kiln.name = "ln.gamma", kiln.role = #kiln<role param>, kiln.init = #kiln<init ones>},
+                   %b: tensor<8xf32> {kiln.name = "ln.beta", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>})
+    -> (tensor<f32> {kiln.name = "loss", kiln.loss}) {
+  %0 = kiln.gather %table, %ids, axis = 0 : tensor<10x8xf32>, tensor<2x4xi64>
+  %1 = kiln.layer_norm %0, %g, %b, axis = 2 : tensor<2x4x8xf32>, tensor<8xf32>
+  %2 = kiln.softmax %1, dim = 2 : tensor<2x4x8xf32>
+  %3 = kiln.slice %2, start = [0, 0, 0], limit = [2, 4, 4], step = [1, 1, 1] : tensor<2x4x8xf32>
+  %4 = kiln.reduce max %3, dims = [2] : tensor<2x4x4xf32>
+  %5 = kiln.reduce mean %4, dims = [0, 1] : tensor<2x4xf32>
+  return %5 : tensor<f32>
+}
