@@ -59,4 +59,53 @@ def KilnAutodiff : Pass<"kiln-autodiff", "::mlir::ModuleOp"> {
   let dependentDialects = ["::kiln::KilnDialect"];
 }
 
+def KilnOptimizer : Pass<"kiln-optimizer", "::mlir::ModuleOp"> {
+  let summary = "Turns the gradients of @train_step into the optimizer update";
+  let description = [{
+    Rewrites the gradient form of `@train_step` (from `--kiln-autodiff`)
+    into the full training step of docs/training.md, following the
+    function's `#kiln.optimizer<...>` with PyTorch's semantics
+    (`torch.optim` SGD/Adam/AdamW, `clip_grad_norm_`):
+
+    1. Add the optimizer state arguments before `step` (`<param>.momentum`
+       for momentum/nesterov, `<param>.m` and `<param>.v` for adam/adamw;
+       role `opt_state`, zero-initialized, the parameter's type).
+    2. Clip all gradients together by their global L2 norm (`clip_norm`).
+    3. Compute the learning rate of this step from the step counter
+       (linear warmup, then constant or cosine) on 0-d f64 tensors.
+    4. Update every parameter and its state with kiln ops in the
+       parameter's element type; scalars reach a parameter's shape through
+       `kiln.broadcast`. A parameter marked `kiln.no_gradient` and its
+       state are returned unchanged.
+    5. Return the loss, the updated parameters, the buffer updates and the
+       updated state, each marked `kiln.updates = "<argument>"`.
+
+    ```mlir
+    // before (sgd, lr = 0.1)
+    func.func @train_step(%w: tensor<3xf32> {kiln.name = "w", kiln.role = #kiln<role param>, ...},
+                          %step: tensor<i64> {kiln.name = "step", kiln.role = #kiln<role step>})
+        -> (tensor<f32> {kiln.loss, kiln.name = "loss"},
+            tensor<3xf32> {kiln.grad_of = "w", kiln.name = "w.grad"})
+    // after
+    func.func @train_step(%w: tensor<3xf32> {...}, %step: tensor<i64> {...})
+        -> (tensor<f32> {kiln.loss, kiln.name = "loss"},
+            tensor<3xf32> {kiln.name = "w.updated", kiln.updates = "w"}) {
+      ...
+      %lr = kiln.constant dense<1.000000e-01> : tensor<f64>
+      %0 = kiln.cast %lr : tensor<f64> -> tensor<f32>
+      %1 = kiln.broadcast %0, dims = [] : tensor<f32> -> tensor<3xf32>
+      %2 = kiln.mul %1, %grad : tensor<3xf32>
+      %3 = kiln.sub %w, %2 : tensor<3xf32>
+      return %loss, %3 : tensor<f32>, tensor<3xf32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"totalSteps", "total-steps", "int64_t", /*default=*/"0",
+           "Length of the run in steps: the cosine schedule's total_steps "
+           "(replaces the attribute's; 0 keeps it; other schedules ignore it)">
+  ];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD
