@@ -59,6 +59,7 @@ from common import (CHECKS, ELEM_TO_NP, EXACT, OPS_TD, PHILOX_KAT, TOLERANCES,  
 import onnx_cases  # noqa: E402
 import numpy_cases  # noqa: E402,F401
 import numpy_edge_cases  # noqa: E402,F401
+import numpy_backward_cases  # noqa: E402,F401
 
 #===----------------------------------------------------------------------===#
 # Running and comparing
