@@ -63,13 +63,13 @@ public:
       return op->emitError("internal error: the gradient rule built ")
              << grads.size() << " adjoints for " << op->getNumOperands()
              << " operands";
-    for (auto [i, operand, grad] : llvm::enumerate(op->getOperands(), grads)) {
+    for (auto [i, operand, grad] : llvm::enumerate(op->getOperands(), grads))
       if (grad && grad.getType() != operand.getType())
         return op->emitError("internal error: the gradient rule built an adjoint of type ")
                << grad.getType() << " for operand #" << i << " of type "
                << operand.getType();
+    for (auto [operand, grad] : llvm::zip_equal(op->getOperands(), grads))
       operandGrads.push_back(isFloat(operand) ? grad : Value());
-    }
     return success();
   }
   /// No operand gets an adjoint.
@@ -162,7 +162,8 @@ SmallVector<int64_t> iota(int64_t n) { return otherDims(n, {}); }
 
 } // namespace
 
-// The signature of every rule.
+// The signature of every rule: `builder` is at the insertion point, `dys`
+// holds the result adjoints and `dxs` receives the operand adjoints.
 #define KILN_RULE(OpT)                                                        \
   LogicalResult OpT::buildGradients(OpBuilder &builder, ArrayRef<Value> dys,  \
                                     SmallVectorImpl<Value> &dxs)
@@ -601,3 +602,5 @@ KILN_RULE(DropoutOp) {
                                     getRatio().convertToDouble()),
                   Value(), Value()});
 }
+
+#undef KILN_RULE
