@@ -108,4 +108,34 @@ def KilnOptimizer : Pass<"kiln-optimizer", "::mlir::ModuleOp"> {
   let dependentDialects = ["::kiln::KilnDialect"];
 }
 
+def KilnEvalFunction : Pass<"kiln-eval-function", "::mlir::ModuleOp"> {
+  let summary = "Derives @eval (inference mode) from @forward";
+  let description = [{
+    Clones `@forward` into `@eval`, the function `kiln train` evaluates
+    held-out data with (docs/training.md):
+
+    1. `kiln.batch_norm` loses `training`: it normalizes by the running
+       statistics, and uses of its running-statistic results are replaced
+       by its running-statistic operands (it returns them unchanged).
+    2. `kiln.dropout` is replaced by its input.
+    3. Buffer-update results (`kiln.updates`) are dropped; the results are
+       the loss (if any) and the outputs, with their attributes.
+    4. Ops that only fed the dropped results are erased.
+
+    `@eval` has `@forward`'s arguments and attributes except
+    `kiln.optimizer` (it does not train).
+
+    ```mlir
+    // @forward
+    %y, %m1, %v1 = kiln.batch_norm %x, %g, %b, %m, %v {training} : tensor<8x4xf32>, tensor<4xf32>
+    %d = kiln.dropout %y, %seed, %off, ratio = 5.000000e-01 : tensor<8x4xf32>
+    return %loss, %d, %m1, %v1 : ...   // loss, output, two buffer updates
+    // @eval
+    %y, %m1, %v1 = kiln.batch_norm %x, %g, %b, %m, %v : tensor<8x4xf32>, tensor<4xf32>
+    return %loss, %y : tensor<f32>, tensor<8x4xf32>
+    ```
+  }];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD
