@@ -10,7 +10,7 @@ writes next to this script:
     train/x.npy  float32 [1438, 64]  pixels / 16
     train/y.npy  int64   [1438]      labels
     test/x.npy   float32 [359, 64]
-    test/y.npy   int64   [360]
+    test/y.npy   int64   [359]
     cnn/{train,test}/x.npy   float32 [n, 1, 8, 8]  (the same images as 1x8x8)
     lstm/{train,test}/x.npy  float32 [n, 8, 8]     (8 rows of 8 pixels)
     cnn/..., lstm/... y.npy  copies of the labels
