@@ -147,8 +147,8 @@ std::string describe(ref::ElemType t, const std::vector<int64_t> &shape) {
 /// The exclusive upper bound of valid values of an integer input, from the
 /// ops that use it as an index or label (IndexOperandOpInterface), following
 /// ops that only move or replicate values (injective and broadcast fusion
-/// classes). 2 when nothing bounds it.
-int64_t integerInputBound(Value v) {
+/// classes). nullopt when nothing bounds it.
+std::optional<int64_t> integerIndexBound(Value v) {
   int64_t bound = INT64_MAX;
   llvm::SmallVector<Value> work = {v};
   llvm::SmallPtrSet<Operation *, 16> seen;
@@ -166,7 +166,14 @@ int64_t integerInputBound(Value v) {
         llvm::append_range(work, user->getResults());
     }
   }
-  return bound == INT64_MAX || bound < 1 ? 2 : bound;
+  if (bound == INT64_MAX)
+    return std::nullopt;
+  return bound;
+}
+
+int64_t integerInputBound(Value v) {
+  std::optional<int64_t> bound = integerIndexBound(v);
+  return !bound || *bound < 1 ? 2 : *bound;
 }
 
 /// Random input values: floats ~ N(0, 1), integers uniform in [0, bound).

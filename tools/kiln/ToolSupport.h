@@ -18,6 +18,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,7 +46,7 @@ struct Options {
   // kiln train
   std::string dataDir;
   std::string evalDataDir;
-  int64_t epochs = 1;
+  int64_t epochs = 0; ///< 0: one epoch, or as many as --steps needs.
   int64_t steps = 0; ///< 0: as many as the epochs give.
   int64_t batchSize = 0; ///< 0: the model's own.
   std::string checkpointDir;
@@ -84,7 +85,9 @@ llvm::Error checkSignature(mlir::func::FuncOp fn);
 std::string describe(ref::ElemType t, const std::vector<int64_t> &shape);
 
 /// The exclusive upper bound of valid values of an integer input, from the
-/// ops that use it as an index or label; 2 when nothing bounds it.
+/// ops that use it as an index or label; nullopt when nothing bounds it.
+std::optional<int64_t> integerIndexBound(mlir::Value v);
+/// integerIndexBound, or 2 when nothing bounds the value.
 int64_t integerInputBound(mlir::Value v);
 
 /// Random input values: floats ~ N(0, 1), integers uniform in [0, bound).

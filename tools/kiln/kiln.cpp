@@ -4,6 +4,8 @@
 //   kiln compile MODEL --emit=mlir [-o FILE]
 //   kiln run MODEL --device reference [--input NAME=FILE.npy ...] [--seed N]
 //            --output-dir DIR
+//   kiln train MODEL --data DIR [--eval-data DIR] [--epochs N] [--steps N] ...
+//   kiln gradcheck MODEL [--seed N] [--tolerance X]
 //
 // MODEL is a .kiln file (or, for compiler developers, a .mlir module with a
 // func.func @forward). Every error says where and what, and exits non-zero.
@@ -57,11 +59,13 @@ commands:
   train MODEL --data DIR           train on DIR/NAME.npy (one per input, first
           [--device reference]       axis = samples) with the model's optimizer
           [--eval-data DIR]          evaluate loss/accuracy after each epoch
-          [--epochs N] [--steps N]   how long (1 epoch; --steps stops earlier)
+          [--epochs N] [--steps N]   train until N epochs (1) or N steps are
+                                     done (with both: whichever comes first)
           [--batch-size N]           batch size (the model's `batch`)
           [--seed N]                 parameters and shuffling (0)
           [--precision native|f64]   interpreter precision (native)
-          [--checkpoint DIR]         write DIR/checkpoint.safetensors
+          [--checkpoint DIR]         write DIR/checkpoint.safetensors after
+                                     every epoch and at the end
           [--resume]                 continue from DIR/checkpoint.safetensors
           [--metrics FILE.json]      write loss, accuracy, steps, throughput
   gradcheck MODEL                  compare every parameter gradient with
@@ -246,6 +250,18 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
   if (opts.command == "train" && opts.resume && opts.checkpointDir.empty()) {
     fail("--resume needs --checkpoint DIR (the checkpoint to continue from)");
     return false;
+  }
+  // A .kiln model is compiled with the batch size (its argument `batch`); a
+  // .mlir model's is fixed, and runTrain checks that they agree.
+  if (opts.command == "train" && opts.batchSize &&
+      !llvm::StringRef(opts.model).ends_with(".mlir")) {
+    for (auto &[name, value] : opts.overrides)
+      if (name == "batch" && value != opts.batchSize) {
+        fail("--batch-size " + llvm::Twine(opts.batchSize) + " and --set batch=" +
+             llvm::Twine(value) + " disagree");
+        return false;
+      }
+    opts.overrides.emplace_back("batch", opts.batchSize);
   }
   if (opts.command == "run" || opts.command == "train") {
     if (opts.device != "reference") {
