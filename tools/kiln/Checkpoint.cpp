@@ -74,7 +74,9 @@ std::string signatureDifference(llvm::StringRef saved, llvm::StringRef current) 
              "), which the checkpoint lacks";
     if (it->second != c[name])
       return "argument '" + name + "' is `" + c[name] + "` in the model but `" + it->second +
-             "` in the checkpoint";
+             "` in the checkpoint" +
+             (llvm::StringRef(it->second).starts_with("input ") ? " (another --batch-size?)"
+                                                                 : "");
   }
   for (const std::string &name : savedOrder)
     if (!c.count(name))
@@ -146,8 +148,7 @@ llvm::Expected<CheckpointInfo> readCheckpoint(const std::string &path, func::Fun
   st::File file;
   std::string error;
   if (!st::readFile(path, file, error))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "cannot resume: checkpoint " + error);
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "checkpoint " + error);
   auto field = [&](const char *key) -> llvm::Expected<std::string> {
     auto it = file.metadata.find(key);
     if (it == file.metadata.end())

@@ -741,27 +741,27 @@ int Trainer::run() {
   }
   summary.seconds = secondsSince(start);
 
-  std::string line;
-  llvm::raw_string_ostream os(line);
-  os << "trained " << modelName << " for " << summary.stepsThisRun << " steps";
-  if (resumed)
-    os << " (steps " << position.step - summary.stepsThisRun + 1 << " to " << position.step
-       << ")";
-  os << " in " << llvm::format("%.1f", summary.seconds) << " s";
-  if (summary.trainSeconds > 0)
-    os << " (" << llvm::format("%.0f", double(summary.stepsThisRun * batch) / summary.trainSeconds)
-       << " samples/s)";
-  if (summary.finalLoss)
-    os << ": final loss " << llvm::format("%.4f", *summary.finalLoss);
-  if (summary.lastEval) {
-    os << ", eval loss " << llvm::format("%.4f", summary.lastEval->loss);
-    if (summary.lastEval->accuracy)
-      os << ", eval accuracy " << percent(*summary.lastEval->accuracy) << " ("
-         << test->numSamples() << " samples)";
+  if (summary.stepsThisRun > 0) {
+    std::string line;
+    llvm::raw_string_ostream os(line);
+    os << "trained " << modelName << " for " << summary.stepsThisRun << " steps";
+    if (resumed)
+      os << " (steps " << position.step - summary.stepsThisRun + 1 << " to " << position.step
+         << ")";
+    os << " in " << llvm::format("%.1f", summary.seconds) << " s ("
+       << llvm::format("%.0f", double(summary.stepsThisRun * batch) /
+                                   std::max(summary.trainSeconds, 1e-9))
+       << " samples/s): final loss " << llvm::format("%.4f", *summary.finalLoss);
+    if (summary.lastEval) {
+      os << ", eval loss " << llvm::format("%.4f", summary.lastEval->loss);
+      if (summary.lastEval->accuracy)
+        os << ", eval accuracy " << percent(*summary.lastEval->accuracy) << " ("
+           << test->numSamples() << " samples)";
+    }
+    say(line);
+    if (!checkpointPath.empty())
+      say("wrote " + checkpointPath + " (step " + llvm::Twine(position.step) + ")");
   }
-  say(line);
-  if (!checkpointPath.empty() && summary.stepsThisRun > 0)
-    say("wrote " + checkpointPath + " (step " + llvm::Twine(position.step) + ")");
   if (!writeMetrics(summary))
     return 1;
   if (!opts.metricsFile.empty())
