@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs prerequisites, builds Kiln, then checks the example models and
-# runs each forward pass on the reference interpreter.
+# Installs prerequisites, builds Kiln, then checks the example models, runs
+# each forward pass on the reference interpreter, and trains the MLP on the
+# digits data set (examples/data/digits), printing its held-out accuracy.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,3 +19,11 @@ echo "== the MLP's IR (first lines; all of it in $OUT/mlp.mlir)"
 head -n 12 "$OUT/mlp.mlir"
 echo "== the MLP's loss on a random batch (seed 1):"
 /usr/bin/python3 -c "import numpy as np; print('   loss =', float(np.load('$OUT/mlp/loss.npy')))"
+echo "== training the MLP on the digits (20 epochs; held-out accuracy on 359 test images)"
+rm -rf "$OUT/mlp-train"
+mkdir -p "$OUT/mlp-train"
+"$KILN" train examples/mlp.kiln --device reference \
+  --data examples/data/digits/train --eval-data examples/data/digits/test \
+  --epochs 20 --checkpoint "$OUT/mlp-train" --metrics "$OUT/mlp-train/metrics.json"
+/usr/bin/python3 -c "import json; m = json.load(open('$OUT/mlp-train/metrics.json')); \
+print('   held-out accuracy: %.2f%% (%d epochs, %.1f s)' % (100 * m['eval_accuracy'], m['epochs'], m['seconds']))"
