@@ -152,12 +152,20 @@ class Progress {
 public:
   Progress() : tty_(llvm::sys::Process::StandardErrIsDisplayed()) {}
 
-  void update(const llvm::Twine &text) {
+  /// `done` in [0, 1] draws the bar on a terminal.
+  void update(double done, const llvm::Twine &text) {
     double now = secondsSince(start_);
     if (tty_) {
       if (now - last_ < 0.1)
         return;
-      llvm::errs() << "\r" << text << "\x1b[K";
+      constexpr int kWidth = 24;
+      int filled = static_cast<int>(done * kWidth);
+      std::string bar(kWidth, ' ');
+      for (int i = 0; i < filled && i < kWidth; ++i)
+        bar[i] = '=';
+      if (filled < kWidth)
+        bar[filled] = '>';
+      llvm::errs() << "\r[" << bar << "] " << text << "\x1b[K";
       drawn_ = true;
     } else {
       if (now - last_ < 2.0)
@@ -683,7 +691,8 @@ int Trainer::run() {
     epochLossSum += loss;
     ++epochSteps;
     double perStep = summary.trainSeconds / double(summary.stepsThisRun);
-    progress.update("epoch " + llvm::Twine(position.epoch + 1) + "/" + llvm::Twine(epochsTotal) +
+    progress.update(double(position.step) / double(totalSteps),
+                    "epoch " + llvm::Twine(position.epoch + 1) + "/" + llvm::Twine(epochsTotal) +
                     "  step " + llvm::Twine(position.step) + "/" + llvm::Twine(totalSteps) +
                     "  loss " + fmt("%.4f", epochLossSum / double(epochSteps)) +
                     "  " + fmt("%.0f", double(batch) / perStep) +
