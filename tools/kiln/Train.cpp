@@ -251,6 +251,7 @@ private:
   std::vector<std::pair<bool, unsigned>> evalArgSource;
   unsigned evalLoss = 0;
   std::optional<AccuracyPair> accuracy;
+  std::string noAccuracyReason;
   size_t accuracyLabelInput = 0;
   CheckpointInfo position;
   Progress progress;
@@ -410,7 +411,7 @@ int Trainer::prepare() {
     if (eval.getResultAttr(r, "kiln.loss"))
       evalLoss = r;
   if (test) {
-    std::string why;
+    std::string &why = noAccuracyReason;
     accuracy = findAccuracyPair(forward, eval, why);
     if (accuracy) {
       while (train->inputs()[accuracyLabelInput].name != accuracy->labels)
@@ -611,7 +612,7 @@ bool Trainer::writeMetrics(const RunSummary &summary) {
       {"history", std::move(history)},
   };
   if (test && !accuracy)
-    metrics["accuracy_note"] = "the model has no class labels and scores to compare";
+    metrics["accuracy_note"] = "no eval accuracy: " + noAccuracyReason;
   std::error_code ec;
   llvm::raw_fd_ostream os(opts.metricsFile, ec);
   if (ec) {

@@ -11,6 +11,7 @@ for key in ("final_loss", "eval_loss", "eval_accuracy", "steps", "epochs",
             "samples_per_second", "seconds", "history"):
     assert key in metrics, key
 assert metrics["eval_accuracy"] is None, metrics
+assert "cross_entropy" in metrics["accuracy_note"], metrics
 assert metrics["steps"] == 6 and metrics["epochs"] == 3, metrics
 assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3], metrics["history"]
 assert metrics["history"][-1]["eval_loss"] == metrics["eval_loss"]
