@@ -87,6 +87,10 @@ public:
           b, loc, DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), v)));
     return it->second;
   }
+  /// A hyperparameter in a parameter's type: an f64 constant cast to it, so
+  /// that an f64 run computes with the exact value (PyTorch's f64 numbers)
+  /// and a native run with the value rounded to the parameter's type.
+  Value hyper(double v, RankedTensorType type) { return at(f64(v), type); }
   Value at(Value scalar, RankedTensorType type) {
     if (type == scalar.getType())
       return scalar;
@@ -365,14 +369,14 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn) {
     Value g = grads[p];
     bool l2 = config.weightDecay != 0 && config.kind != OptimizerKind::adamw;
     if (l2)
-      g = u.add(g, u.mul(u.splat(config.weightDecay, type), w));
+      g = u.add(g, u.mul(u.hyper(config.weightDecay, type), w));
     switch (config.kind) {
     case OptimizerKind::sgd:
       newParams.push_back(u.sub(w, u.mul(u.at(lr, type), g)));
       break;
     case OptimizerKind::momentum:
     case OptimizerKind::nesterov: {
-      Value mu = u.splat(config.momentum, type);
+      Value mu = u.hyper(config.momentum, type);
       Value buf = u.add(u.mul(param.state[0], mu), g);
       Value d = config.kind == OptimizerKind::nesterov ? u.add(g, u.mul(mu, buf)) : buf;
       newParams.push_back(u.sub(w, u.mul(u.at(lr, type), d)));
@@ -383,12 +387,12 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn) {
     case OptimizerKind::adamw: {
       if (decayFactor)
         w = u.mul(w, u.at(decayFactor, type));
-      Value m = u.add(u.mul(param.state[0], u.splat(config.beta1, type)),
-                      u.mul(u.splat(1.0 - config.beta1, type), g));
-      Value v = u.add(u.mul(param.state[1], u.splat(config.beta2, type)),
-                      u.mul(u.mul(u.splat(1.0 - config.beta2, type), g), g));
+      Value m = u.add(u.mul(param.state[0], u.hyper(config.beta1, type)),
+                      u.mul(u.hyper(1.0 - config.beta1, type), g));
+      Value v = u.add(u.mul(param.state[1], u.hyper(config.beta2, type)),
+                      u.mul(u.mul(u.hyper(1.0 - config.beta2, type), g), g));
       Value denom = u.add(u.div(u.sqrt(v), u.at(bc2Sqrt, type)),
-                          u.splat(config.eps, type));
+                          u.hyper(config.eps, type));
       newParams.push_back(u.sub(w, u.div(u.mul(u.at(stepSize, type), m), denom)));
       newState.append({m, v});
       break;

@@ -53,9 +53,10 @@ commands:
           [--input NAME=FILE.npy]    (repeatable; missing inputs are random)
           [--seed N]                 seed of random inputs and parameters (0)
           [--precision native|f64]   interpreter precision (native)
-          [--gradients]              also run the gradient step: write
-                                     DIR/params.safetensors (the values used)
-                                     and DIR/gradients.safetensors
+          [--gradients]              run the gradient step instead: write
+                                     DIR/loss.npy, DIR/params/NAME.npy (the
+                                     values used) and DIR/gradients/NAME.npy
+                                     (f64 under --precision f64)
   train MODEL --data DIR           train on DIR/NAME.npy (one per input, first
           [--device reference]       axis = samples) with the model's optimizer
           [--eval-data DIR]          evaluate loss/accuracy after each epoch

@@ -10,7 +10,9 @@
 // CHECK-SAME: -> (tensor<f32> {kiln.loss, kiln.name = "loss"}, tensor<2xf32> {kiln.name = "w.updated", kiln.updates = "w"})
 // CHECK: %[[LOSS:.*]] = kiln.reduce sum
 // CHECK: %[[LR:.*]] = kiln.constant dense<1.000000e-01> : tensor<f64>
-// CHECK: %[[WD:.*]] = kiln.constant dense<0.00999999977> : tensor<2xf32>
+// CHECK: %[[WD64:.*]] = kiln.constant dense<1.000000e-02> : tensor<f64>
+// CHECK: %[[WD32:.*]] = kiln.cast %[[WD64]] : tensor<f64> -> tensor<f32>
+// CHECK: %[[WD:.*]] = kiln.broadcast %[[WD32]], dims = [] : tensor<f32> -> tensor<2xf32>
 // CHECK: %[[DECAY:.*]] = kiln.mul %[[WD]], %[[W]] : tensor<2xf32>
 // CHECK: %[[G:.*]] = kiln.add %[[X]], %[[DECAY]] : tensor<2xf32>
 // CHECK: %[[LR32:.*]] = kiln.cast %[[LR]] : tensor<f64> -> tensor<f32>
@@ -40,7 +42,8 @@ func.func @train_step(%x: tensor<2xf32> {kiln.name = "x", kiln.role = #kiln<role
 // CHECK-SAME: -> (tensor<f64> {kiln.loss, kiln.name = "loss"}, tensor<2xf64> {kiln.name = "w.updated", kiln.updates = "w"}, tensor<2xf64> {kiln.name = "w.momentum.updated", kiln.updates = "w.momentum"})
 // CHECK: %[[LOSS:.*]] = kiln.reduce sum
 // CHECK: %[[LR:.*]] = kiln.constant dense<1.000000e-01> : tensor<f64>
-// CHECK: %[[MU:.*]] = kiln.constant dense<5.000000e-01> : tensor<2xf64>
+// CHECK: %[[MU64:.*]] = kiln.constant dense<5.000000e-01> : tensor<f64>
+// CHECK: %[[MU:.*]] = kiln.broadcast %[[MU64]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[DECAYED:.*]] = kiln.mul %[[BUF]], %[[MU]] : tensor<2xf64>
 // CHECK: %[[NEWBUF:.*]] = kiln.add %[[DECAYED]], %[[W]] : tensor<2xf64>
 // CHECK: %[[LRB:.*]] = kiln.broadcast %[[LR]], dims = [] : tensor<f64> -> tensor<2xf64>
@@ -62,7 +65,8 @@ func.func @train_step(%w: tensor<2xf64> {kiln.name = "w", kiln.role = #kiln<role
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[W:[^:]*]]: tensor<2xf64> {kiln.init = #kiln<init zeros>, kiln.name = "w", kiln.role = #kiln<role param>}
 // CHECK-SAME: %[[BUF:[^:]*]]: tensor<2xf64> {kiln.init = #kiln<init zeros>, kiln.name = "w.momentum", kiln.role = #kiln<role opt_state>, kiln.state_of = "w"}
-// CHECK: %[[MU:.*]] = kiln.constant dense<5.000000e-01> : tensor<2xf64>
+// CHECK: %[[MU64:.*]] = kiln.constant dense<5.000000e-01> : tensor<f64>
+// CHECK: %[[MU:.*]] = kiln.broadcast %[[MU64]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[DECAYED:.*]] = kiln.mul %[[BUF]], %[[MU]] : tensor<2xf64>
 // CHECK: %[[NEWBUF:.*]] = kiln.add %[[DECAYED]], %[[W]] : tensor<2xf64>
 // CHECK: %[[LOOK:.*]] = kiln.mul %[[MU]], %[[NEWBUF]] : tensor<2xf64>
@@ -106,21 +110,25 @@ func.func @train_step(%w: tensor<2xf64> {kiln.name = "w", kiln.role = #kiln<role
 // CHECK: %[[BC2:.*]] = kiln.sub %[[ONE]], %[[B2T]] : tensor<f64>
 // CHECK: %[[SIZE:.*]] = kiln.div %[[LR]], %[[BC1]] : tensor<f64>
 // CHECK: %[[BC2S:.*]] = kiln.sqrt %[[BC2]] : tensor<f64>
-// CHECK: %[[WD:.*]] = kiln.constant dense<1.000000e-01> : tensor<2xf64>
+// CHECK: %[[WD64:.*]] = kiln.constant dense<1.000000e-01> : tensor<f64>
+// CHECK: %[[WD:.*]] = kiln.broadcast %[[WD64]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[DECAY:.*]] = kiln.mul %[[WD]], %[[A]] : tensor<2xf64>
 // CHECK: %[[G:.*]] = kiln.add %[[A]], %[[DECAY]] : tensor<2xf64>
-// CHECK: %[[OMB1:.*]] = kiln.constant dense<0.19999999999999996> : tensor<2xf64>
+// CHECK: %[[OMB164:.*]] = kiln.constant dense<0.19999999999999996> : tensor<f64>
+// CHECK: %[[OMB1:.*]] = kiln.broadcast %[[OMB164]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[MG:.*]] = kiln.mul %[[OMB1]], %[[G]] : tensor<2xf64>
-// CHECK: %[[B1A:.*]] = kiln.constant dense<8.000000e-01> : tensor<2xf64>
+// CHECK: %[[B1A:.*]] = kiln.broadcast %[[B1]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[MD:.*]] = kiln.mul %[[AM]], %[[B1A]] : tensor<2xf64>
 // CHECK: %[[M:.*]] = kiln.add %[[MD]], %[[MG]] : tensor<2xf64>
-// CHECK: %[[OMB2:.*]] = kiln.constant dense<0.099999999999999978> : tensor<2xf64>
+// CHECK: %[[OMB264:.*]] = kiln.constant dense<0.099999999999999978> : tensor<f64>
+// CHECK: %[[OMB2:.*]] = kiln.broadcast %[[OMB264]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[VG:.*]] = kiln.mul %[[OMB2]], %[[G]] : tensor<2xf64>
 // CHECK: %[[VGG:.*]] = kiln.mul %[[VG]], %[[G]] : tensor<2xf64>
-// CHECK: %[[B2A:.*]] = kiln.constant dense<9.000000e-01> : tensor<2xf64>
+// CHECK: %[[B2A:.*]] = kiln.broadcast %[[B2]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[VD:.*]] = kiln.mul %[[AV]], %[[B2A]] : tensor<2xf64>
 // CHECK: %[[V:.*]] = kiln.add %[[VD]], %[[VGG]] : tensor<2xf64>
-// CHECK: %[[EPS:.*]] = kiln.constant dense<9.9999999999999995E-7> : tensor<2xf64>
+// CHECK: %[[EPS64:.*]] = kiln.constant dense<9.9999999999999995E-7> : tensor<f64>
+// CHECK: %[[EPS:.*]] = kiln.broadcast %[[EPS64]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[BC2B:.*]] = kiln.broadcast %[[BC2S]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[ROOT:.*]] = kiln.sqrt %[[V]] : tensor<2xf64>
 // CHECK: %[[SCALED:.*]] = kiln.div %[[ROOT]], %[[BC2B]] : tensor<2xf64>
@@ -160,7 +168,8 @@ func.func @train_step(%a: tensor<2xf64> {kiln.name = "a", kiln.role = #kiln<role
 // CHECK: %[[KEEP:.*]] = kiln.sub %[[ONE]], %[[LRWD]] : tensor<f64>
 // CHECK: %[[KEEPB:.*]] = kiln.broadcast %[[KEEP]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: %[[DECAYED:.*]] = kiln.mul %[[W]], %[[KEEPB]] : tensor<2xf64>
-// CHECK: %[[OMB1:.*]] = kiln.constant dense<0.099999999999999978> : tensor<2xf64>
+// CHECK: %[[OMB164:.*]] = kiln.constant dense<0.099999999999999978> : tensor<f64>
+// CHECK: %[[OMB1:.*]] = kiln.broadcast %[[OMB164]], dims = [] : tensor<f64> -> tensor<2xf64>
 // CHECK: kiln.mul %[[OMB1]], %[[W]] : tensor<2xf64>
 // CHECK: %[[NEWM:.*]] = kiln.add
 // CHECK: %[[NEWV:.*]] = kiln.add
