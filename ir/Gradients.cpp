@@ -221,13 +221,14 @@ KILN_RULE(SigmoidOp) { // dy * y * (1 - y)
   return r.grads({r.mul(r.mul(r.dy(), y), r.rsub(1, y))});
 }
 
-KILN_RULE(ReluOp) {
+KILN_RULE(ReluOp) { // dy where y > 0: reads the result, as the next layer
+                    // does, so the pre-activation need not stay live
   Rule r(*this, builder, dys, dxs);
   if (!r.differentiable())
     return r.none();
-  Value x = getX();
-  Value positive = r.cmp(CompareDirection::gt, x, r.zerosLike(x));
-  return r.grads({r.select(positive, r.dy(), r.zerosLike(x))});
+  Value y = getResult();
+  Value positive = r.cmp(CompareDirection::gt, y, r.zerosLike(y));
+  return r.grads({r.select(positive, r.dy(), r.zerosLike(y))});
 }
 
 KILN_RULE(SinOp) {
