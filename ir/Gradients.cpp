@@ -568,10 +568,13 @@ KILN_RULE(BatchNormOp) {
   if (getTraining()) {
     auto g = BatchNormGradOp::create(r.b, r.loc, x, gamma, dy, getEpsilonAttr());
     Value dx = g.getDx();
-    int64_t count = typeOf(x).getNumElements() / shape[1];
+    // Values per channel; not numElements / C, which divides by zero when C == 0.
+    int64_t count = 1;
+    for (int64_t d : reduced)
+      count *= shape[d];
     double momentum = getMomentum().convertToDouble();
     // new_mean = (1 - m) * running + m * mean(x).
-    if (r.hasDy(1))
+    if (r.hasDy(1) && count > 0)
       dx = r.add(dx, perChannel(r.scale(r.dy(1), momentum / count)));
     // new_var = (1 - m) * running + m * sum((x - mean)^2) / (count - 1).
     if (r.hasDy(2) && count > 1) {

@@ -177,3 +177,26 @@ func.func @forward(%ids: tensor<2x4xi64> {kiln.name = "ids", kiln.role = #kiln<r
   %5 = kiln.reduce mean %4, dims = [0, 1] : tensor<2x4xf32>
   return %5 : tensor<f32>
 }
+
+// -----
+
+// Tests that training-mode batch norm over zero channels (an empty input
+// that the verifier accepts) is differentiated without dividing by the
+// channel count, including the running-mean and running-variance adjoints.
+// CHECK-LABEL: func.func @train_step
+// CHECK: kiln.batch_norm_grad {{.*}} : tensor<4x0x3xf32>, tensor<0xf32>
+// CHECK: return
+func.func @forward(%x: tensor<4x0x3xf32> {kiln.name = "x", kiln.role = #kiln<role input>},
+                   %g: tensor<0xf32> {kiln.name = "g", kiln.role = #kiln<role param>, kiln.init = #kiln<init ones>},
+                   %be: tensor<0xf32> {kiln.name = "be", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>},
+                   %m: tensor<0xf32> {kiln.name = "m", kiln.role = #kiln<role buffer>, kiln.init = #kiln<init zeros>},
+                   %v: tensor<0xf32> {kiln.name = "v", kiln.role = #kiln<role buffer>, kiln.init = #kiln<init ones>})
+    -> (tensor<f32> {kiln.name = "loss", kiln.loss}) {
+  %y, %nm, %nv = kiln.batch_norm %x, %g, %be, %m, %v {training} : tensor<4x0x3xf32>, tensor<0xf32>
+  %l = kiln.reduce sum %y, dims = [0, 1, 2] : tensor<4x0x3xf32>
+  %sm = kiln.reduce sum %nm, dims = [0] : tensor<0xf32>
+  %sv = kiln.reduce sum %nv, dims = [0] : tensor<0xf32>
+  %t = kiln.add %l, %sm : tensor<f32>
+  %u = kiln.add %t, %sv : tensor<f32>
+  return %u : tensor<f32>
+}
