@@ -127,6 +127,12 @@ std::optional<AccuracyPair> findAccuracyPair(func::FuncOp forward, func::FuncOp 
   auto arg = cast<BlockArgument>(labels);
   AccuracyPair pair;
   pair.labels = argName(forward, arg.getArgNumber());
+  // Only inputs come from --eval-data; a buffer or constant label is no pair.
+  if (ArgRole role = roleOf(forward, arg.getArgNumber()); role != ArgRole::input) {
+    why = "the labels of the loss's cross_entropy are the " + stringifyArgRole(role).str() +
+          " '" + pair.labels + "', not an input read from --eval-data";
+    return std::nullopt;
+  }
   auto labelType = cast<RankedTensorType>(arg.getType());
   for (unsigned i = 0; i < eval.getNumResults(); ++i) {
     auto t = dyn_cast<RankedTensorType>(eval.getResultTypes()[i]);
