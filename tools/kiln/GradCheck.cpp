@@ -245,6 +245,16 @@ int runGradients(const Options &opts, ModuleOp module) {
   auto step = module.lookupSymbol<func::FuncOp>("train_step");
   if (llvm::Error err = checkSignature(step))
     return fail(opts.model + ": " + llvm::toString(std::move(err)));
+  // checkSignature vetted the result names; parameters and buffers are
+  // written under their argument names.
+  for (unsigned i = 0; i < step.getNumArguments(); ++i) {
+    ArgRole role = roleOf(step, i);
+    if ((role == ArgRole::param || role == ArgRole::buffer) &&
+        !isPlainFileName(argName(step, i)))
+      return fail(opts.model + ": " + stringifyArgRole(role) + " '" + argName(step, i) +
+                  "' cannot name an output file (params/NAME.npy): expected a name "
+                  "without '/' that is not '.' or '..'");
+  }
   ref::RunOptions run;
   run.precision = opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
   if (llvm::Error err = ref::checkSizes(step, run))

@@ -126,8 +126,7 @@ llvm::Error checkSignature(func::FuncOp fn) {
     std::string name = resultName(fn, i);
     if (!valid(fn.getResultTypes()[i]))
       return typeError("result '" + name + "'", fn.getResultTypes()[i]);
-    if (name.empty() || name == "." || name == ".." ||
-        name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+    if (!isPlainFileName(name))
       return llvm::createStringError(
           "result '%s' of @%s cannot name an output file: expected a name "
           "without '/' that is not '.' or '..'",
@@ -137,6 +136,11 @@ llvm::Error checkSignature(func::FuncOp fn) {
                                      fn.getSymName().str().c_str(), name.c_str());
   }
   return llvm::Error::success();
+}
+
+bool isPlainFileName(llvm::StringRef name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find_first_of(llvm::StringRef("/\0", 2)) == llvm::StringRef::npos;
 }
 
 /// "f32[2, 3]", as npy::Array::describe prints a file's contents.

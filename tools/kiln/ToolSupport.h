@@ -80,6 +80,9 @@ ArgRole roleOf(mlir::func::FuncOp fn, unsigned i);
 /// tensors of Kiln's element types, unique names, and result names that are
 /// plain file names.
 llvm::Error checkSignature(mlir::func::FuncOp fn);
+/// Whether `name` can be used as is in DIR/NAME.npy without leaving DIR:
+/// not empty, not "." or "..", no '/' and no NUL.
+bool isPlainFileName(llvm::StringRef name);
 
 /// "f32[2, 3]".
 std::string describe(ref::ElemType t, const std::vector<int64_t> &shape);
