@@ -23,6 +23,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_KILNAUTODIFF
@@ -80,6 +81,12 @@ LogicalResult AutodiffPass::buildTrainStep(ModuleOp module, func::FuncOp forward
            << forward.getResultTypes()[*lossIndex];
   if (!forward.getBody().hasOneBlock())
     return forward.emitError("kiln-autodiff: @forward must have a single block");
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i)
+    if (auto name = forward.getArgAttrOfType<StringAttr>(i, "kiln.name");
+        name && name.getValue() == "step")
+      return forward.emitError("kiln-autodiff: argument #")
+             << i << " of @forward is named 'step', the name of @train_step's step "
+             << "counter; rename it";
 
   // 1. @train_step's entry block: @forward's arguments, then `step`.
   OpBuilder b(ctx);
@@ -233,6 +240,13 @@ LogicalResult AutodiffPass::buildTrainStep(ModuleOp module, func::FuncOp forward
       results.push_back(forwardResults[i]);
       resultAttrs.push_back(forward.getResultAttrDict(i));
     }
+  llvm::StringSet<> resultNames;
+  for (DictionaryAttr attrs : resultAttrs)
+    if (auto name = attrs.getAs<StringAttr>("kiln.name");
+        name && !resultNames.insert(name.getValue()).second)
+      return forward.emitError("kiln-autodiff: @train_step would have two results named '")
+             << name.getValue() << "' (a gradient is named '<param>.grad'); rename the "
+             << "@forward result";
   func::ReturnOp::create(b, forwardReturn->getLoc(), results);
   step.setFunctionType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (unsigned i = 0; i < resultAttrs.size(); ++i)

@@ -51,3 +51,27 @@ func.func @forward(%w: tensor<4xf32> {kiln.name = "enc.w", kiln.role = #kiln<rol
   %1 = kiln.reduce sum %0, dims = [0] : tensor<4xf32>
   return %1 : tensor<f32>
 }
+
+// -----
+
+// Tests that a @forward argument cannot take the step counter's name.
+// expected-error @+1 {{kiln-autodiff: argument #0 of @forward is named 'step', the name of @train_step's step counter; rename it}}
+func.func @forward(%s: tensor<f32> {kiln.name = "step", kiln.role = #kiln<role input>},
+                   %w: tensor<f32> {kiln.name = "w", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>})
+    -> (tensor<f32> {kiln.name = "loss", kiln.loss}) {
+  %0 = kiln.mul %s, %w : tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a buffer update named like a gradient ('<param>.grad') is an
+// error naming the result, not two results of one name.
+// expected-error @+1 {{kiln-autodiff: @train_step would have two results named 'w.grad' (a gradient is named '<param>.grad'); rename the @forward result}}
+func.func @forward(%w: tensor<f32> {kiln.name = "w", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>},
+                   %c: tensor<f32> {kiln.name = "c", kiln.role = #kiln<role buffer>, kiln.init = #kiln<init zeros>})
+    -> (tensor<f32> {kiln.name = "loss", kiln.loss},
+        tensor<f32> {kiln.name = "w.grad", kiln.updates = "c"}) {
+  %0 = kiln.mul %w, %w : tensor<f32>
+  return %0, %c : tensor<f32>, tensor<f32>
+}

@@ -467,3 +467,19 @@ func.func @train_step(%w: tensor<2xf64> {kiln.name = "w", kiln.role = #kiln<role
   %0 = kiln.reduce sum %w, dims = [0] : tensor<2xf64>
   return %0, %x : tensor<f64>, tensor<2xf64>
 }
+
+// -----
+
+// Tests that a buffer update named like a parameter's update ('<param>.updated')
+// is an error naming the result, not two results of one name.
+// expected-error @+1 {{kiln-optimizer: @train_step would have two results named 'w.updated' (an update is named '<arg>.updated'); rename the @forward result}}
+func.func @train_step(%w: tensor<2xf64> {kiln.name = "w", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>},
+                      %c: tensor<2xf64> {kiln.name = "c", kiln.role = #kiln<role buffer>, kiln.init = #kiln<init zeros>},
+                      %step: tensor<i64> {kiln.name = "step", kiln.role = #kiln<role step>})
+    -> (tensor<f64> {kiln.loss, kiln.name = "loss"},
+        tensor<2xf64> {kiln.grad_of = "w", kiln.name = "w.grad"},
+        tensor<2xf64> {kiln.name = "w.updated", kiln.updates = "c"})
+    attributes {kiln.optimizer = #kiln.optimizer<sgd>} {
+  %0 = kiln.reduce sum %w, dims = [0] : tensor<2xf64>
+  return %0, %w, %c : tensor<f64>, tensor<2xf64>, tensor<2xf64>
+}
