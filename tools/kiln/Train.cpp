@@ -482,9 +482,6 @@ int Trainer::prepare() {
       return fail(checkpointPath + " already exists: pass --resume to continue from it, or "
                   "choose another --checkpoint directory");
     }
-    if (std::error_code ec = llvm::sys::fs::create_directories(opts.checkpointDir))
-      return fail("cannot create the checkpoint directory '" + opts.checkpointDir +
-                  "': " + ec.message());
   }
   if (!opts.metricsFile.empty()) {
     llvm::StringRef parent = llvm::sys::path::parent_path(opts.metricsFile);
@@ -494,6 +491,11 @@ int Trainer::prepare() {
     if (llvm::sys::fs::is_directory(opts.metricsFile))
       return fail("--metrics " + opts.metricsFile + " is a directory, expected a file name");
   }
+  // The first write, after every check.
+  if (!checkpointPath.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(opts.checkpointDir))
+      return fail("cannot create the checkpoint directory '" + opts.checkpointDir +
+                  "': " + ec.message());
   return 0;
 }
 
