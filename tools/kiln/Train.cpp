@@ -642,7 +642,9 @@ int Trainer::run() {
     return code;
   Clock::time_point start = Clock::now();
   RunSummary summary;
-  int64_t epochsTotal = (totalSteps + batchesPerEpoch - 1) / batchesPerEpoch;
+  // ceil(totalSteps / batchesPerEpoch), without overflow for a huge --steps.
+  int64_t epochsTotal =
+      totalSteps / batchesPerEpoch + (totalSteps % batchesPerEpoch != 0);
   int64_t dropped = train->numSamples() - batchesPerEpoch * batch;
   say("training " + modelName + " on " + llvm::Twine(train->numSamples()) + " samples (" +
       llvm::Twine(batchesPerEpoch) + " batches of " + llvm::Twine(batch) + " per epoch" +
