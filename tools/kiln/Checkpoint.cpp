@@ -223,6 +223,15 @@ llvm::Expected<CheckpointInfo> readCheckpoint(const std::string &path, func::Fun
       return v.takeError();
     *n.out = *v;
   }
+  // Every step advances the batch, every epoch needs a step (the numbers are
+  // non-negative already): a position outside these bounds was not written
+  // by `kiln train`, and would overflow the driver's counters.
+  if (info.step > (int64_t(1) << 53) || info.epoch > info.step ||
+      info.batchInEpoch > info.step)
+    return fail("its position is inconsistent: kiln.step = " + std::to_string(info.step) +
+                ", kiln.epoch = " + std::to_string(info.epoch) +
+                ", kiln.batch_in_epoch = " + std::to_string(info.batchInEpoch) +
+                " (expected epoch <= step, batch_in_epoch <= step, step <= 2^53)");
 
   // The state: every param, buffer and opt_state argument, nothing else.
   llvm::StringMap<unsigned> wanted;
