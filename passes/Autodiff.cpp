@@ -69,9 +69,15 @@ LogicalResult AutodiffPass::buildTrainStep(ModuleOp module, func::FuncOp forward
   MLIRContext *ctx = module.getContext();
   // The loss: the one result marked kiln.loss, a 0-d float tensor.
   std::optional<unsigned> lossIndex;
-  for (unsigned i = 0; i < forward.getNumResults(); ++i)
-    if (forward.getResultAttr(i, "kiln.loss"))
-      lossIndex = i;
+  for (unsigned i = 0; i < forward.getNumResults(); ++i) {
+    if (!forward.getResultAttr(i, "kiln.loss"))
+      continue;
+    if (lossIndex)
+      return forward.emitError("kiln-autodiff: results #")
+             << *lossIndex << " and #" << i
+             << " of @forward are both marked kiln.loss: expected one loss";
+    lossIndex = i;
+  }
   if (!lossIndex)
     return forward.emitError("kiln-autodiff: @forward has no loss result (a result "
                              "marked kiln.loss): there is nothing to differentiate");

@@ -112,14 +112,16 @@ std::optional<AccuracyPair> findAccuracyPair(func::FuncOp forward, func::FuncOp 
     why = "the loss is not computed by cross_entropy, so there are no class labels";
     return std::nullopt;
   }
-  // Labels may be reshaped on the way (a sequence model flattens them).
+  // Labels may be reshaped on the way (a sequence model flattens them); a
+  // reshape keeps the row-major order, so label i still belongs to the
+  // output's position i. Anything else (a transpose, a slice) would pair
+  // labels with the wrong predictions.
   Value labels = ce.getLabels();
   while (Operation *def = labels.getDefiningOp()) {
-    auto fusion = dyn_cast<FusionOpInterface>(def);
-    if (!fusion || fusion.getFusionClass() != FusionClass::injective ||
-        def->getNumOperands() != 1) {
+    if (!isa<ReshapeOp>(def)) {
       why = "the labels of the loss's cross_entropy are computed by '" +
-            def->getName().getStringRef().str() + "', not read from an input";
+            def->getName().getStringRef().str() +
+            "', not read from an input (or only reshaped)";
       return std::nullopt;
     }
     labels = def->getOperand(0);

@@ -19,6 +19,15 @@ func.func @forward(%w: tensor<4xf32> {kiln.name = "w", kiln.role = #kiln<role pa
 
 // -----
 
+// Tests that two results marked as the loss are rejected.
+// expected-error @+1 {{kiln-autodiff: results #0 and #1 of @forward are both marked kiln.loss: expected one loss}}
+func.func @forward(%w: tensor<f32> {kiln.name = "w", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>})
+    -> (tensor<f32> {kiln.name = "loss", kiln.loss}, tensor<f32> {kiln.name = "loss2", kiln.loss}) {
+  return %w, %w : tensor<f32>, tensor<f32>
+}
+
+// -----
+
 // Tests that a loss that is not a 0-d float tensor is rejected.
 // expected-error @+1 {{kiln-autodiff: the loss must be a 0-d float tensor, found 'tensor<4xf32>'}}
 func.func @forward(%w: tensor<4xf32> {kiln.name = "w", kiln.role = #kiln<role param>, kiln.init = #kiln<init zeros>})

@@ -29,3 +29,6 @@ write("few", x=x[:5].copy(), y=y[:5].copy())
 write("ydtype", x=x, y=y.astype(np.int32))
 # 10 samples: two batches of 4 and a partial one for the padded evaluation.
 write("tiny", x=rng.random((10, 3), dtype=np.float32), t=rng.random((10, 2), dtype=np.float32))
+# Two labels per sample (for a model that transposes its labels).
+write("pairs", x=rng.random((10, 3), dtype=np.float32),
+      y=rng.integers(0, 3, size=(10, 2)).astype(np.int64))
