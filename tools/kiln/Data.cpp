@@ -79,8 +79,7 @@ llvm::Expected<Dataset> Dataset::load(func::FuncOp fn, const std::string &dir,
       return error("input '" + in.name + "' has type " + describe(in.type, shape) +
                    ": training slices every input along its first (batch) dimension, "
                    "so inputs cannot be scalars");
-    if (in.name.empty() || in.name == "." || in.name == ".." ||
-        in.name.find('/') != std::string::npos)
+    if (!isPlainFileName(in.name))
       return error("input '" + in.name + "' cannot name a file in '" + dir + "'");
     in.sampleShape.assign(shape.begin() + 1, shape.end());
     llvm::SmallString<256> path(dir);
