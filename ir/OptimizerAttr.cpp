@@ -236,8 +236,19 @@ Attribute OptimizerAttr::parse(AsmParser &parser, Type) {
                          .Case("total_steps", &c.totalSteps)
                          .Default(nullptr);
     if (number) {
-      if (parser.parseFloat(*number))
+      // `lr = 1` reads as 1.0, as the .kiln train clause does.
+      llvm::SMLoc valueLoc = parser.getCurrentLocation();
+      Attribute value;
+      if (parser.parseAttribute(value))
         return {};
+      if (auto f = dyn_cast<FloatAttr>(value)) {
+        *number = f.getValueAsDouble();
+      } else if (auto i = dyn_cast<IntegerAttr>(value)) {
+        *number = static_cast<double>(i.getValue().getSExtValue());
+      } else {
+        parser.emitError(valueLoc, "expected a number for '") << field << "'";
+        return {};
+      }
     } else if (count) {
       if (parser.parseInteger(*count))
         return {};

@@ -41,3 +41,12 @@ func.func @schedules() attributes {
     kiln.cosine = #kiln.optimizer<sgd, lr = 0.5, schedule = cosine>} {
   return
 }
+
+// -----
+
+// Tests that integer literals are accepted for real-valued fields.
+// CHECK-LABEL: func.func @integer_literals
+// CHECK-SAME: kiln.optimizer = #kiln.optimizer<sgd, lr = 1.000000e+00, weight_decay = 0.000000e+00, clip_norm = 5.000000e+00>
+func.func @integer_literals() attributes {kiln.optimizer = #kiln.optimizer<sgd, lr = 1, clip_norm = 5>} {
+  return
+}
