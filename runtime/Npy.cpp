@@ -1,5 +1,6 @@
 //===- Npy.cpp - NumPy .npy reading and writing ---------------------------===//
 #include "kiln/Npy.h"
+#include "kiln/AtomicFile.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -374,21 +375,7 @@ bool writeFile(const std::string &path, const Array &array, std::string &error) 
             std::to_string(array.data.size()) + " bytes";
     return false;
   }
-  std::vector<uint8_t> bytes = serialize(array);
-  std::string tmp = path + ".tmp";
-  FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f) {
-    error = tmp + ": cannot create: " + std::strerror(errno);
-    return false;
-  }
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = path + ": cannot write: " + std::strerror(errno);
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  return writeFileAtomically(path, serialize(array), error);
 }
 
 } // namespace kiln::npy

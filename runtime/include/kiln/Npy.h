@@ -46,8 +46,8 @@ bool readFile(const std::string &path, Array &out, std::string &error);
 /// Serializes as format version 1.0 (2.0 when the header needs it).
 std::vector<uint8_t> serialize(const Array &array);
 
-/// Writes `path` through a temporary file and a rename, so a reader never
-/// sees a partial file.
+/// Writes `path` atomically (kiln/AtomicFile.h): a reader never sees a
+/// partial file, and a failed write leaves an existing file untouched.
 bool writeFile(const std::string &path, const Array &array, std::string &error);
 
 } // namespace kiln::npy
