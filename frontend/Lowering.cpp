@@ -701,7 +701,7 @@ bool Elaborator::exec(const StmtList &stmts,
             good = false;
             continue;
           }
-          (a.name == "warmup_steps" ? config.warmupSteps : config.totalSteps) = v.i;
+          *config.integerField(a.name) = v.i;
           continue;
         }
         if (!v.isNumber()) {
@@ -710,15 +710,8 @@ bool Elaborator::exec(const StmtList &stmts,
           good = false;
           continue;
         }
-        double *field = llvm::StringSwitch<double *>(a.name)
-                            .Case("lr", &config.lr)
-                            .Case("momentum", &config.momentum)
-                            .Case("beta1", &config.beta1)
-                            .Case("beta2", &config.beta2)
-                            .Case("eps", &config.eps)
-                            .Case("weight_decay", &config.weightDecay)
-                            .Case("clip_norm", &config.clipNorm)
-                            .Case("min_lr", &config.minLr);
+        // The name is one of `allowed`, all of them real-valued by now.
+        double *field = config.realField(a.name);
         *field = v.num();
       }
       if (!good) {

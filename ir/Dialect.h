@@ -44,6 +44,12 @@ struct OptimizerConfig {
     return kind == OptimizerKind::adam || kind == OptimizerKind::adamw;
   }
 
+  /// The field spelled `name` in the assembly and the train clause: a
+  /// real-valued one (lr, momentum, ..., min_lr) or an integer one
+  /// (warmup_steps, total_steps); null for any other name.
+  double *realField(llvm::StringRef name);
+  int64_t *integerField(llvm::StringRef name);
+
   /// Why a config is invalid: the field at fault, spelled as in the
   /// assembly and the train clause, and a message naming it and the value.
   struct Problem {

@@ -48,6 +48,26 @@ constexpr llvm::StringLiteral kFields =
     "warmup_steps, total_steps, min_lr";
 } // namespace
 
+double *OptimizerConfig::realField(llvm::StringRef name) {
+  return llvm::StringSwitch<double *>(name)
+      .Case("lr", &lr)
+      .Case("momentum", &momentum)
+      .Case("beta1", &beta1)
+      .Case("beta2", &beta2)
+      .Case("eps", &eps)
+      .Case("weight_decay", &weightDecay)
+      .Case("clip_norm", &clipNorm)
+      .Case("min_lr", &minLr)
+      .Default(nullptr);
+}
+
+int64_t *OptimizerConfig::integerField(llvm::StringRef name) {
+  return llvm::StringSwitch<int64_t *>(name)
+      .Case("warmup_steps", &warmupSteps)
+      .Case("total_steps", &totalSteps)
+      .Default(nullptr);
+}
+
 OptimizerConfig OptimizerConfig::defaults(OptimizerKind kind) {
   OptimizerConfig c;
   c.kind = kind;
@@ -221,20 +241,8 @@ Attribute OptimizerAttr::parse(AsmParser &parser, Type) {
     }
     if (parser.parseEqual())
       return {};
-    double *number = llvm::StringSwitch<double *>(field)
-                         .Case("lr", &c.lr)
-                         .Case("momentum", &c.momentum)
-                         .Case("beta1", &c.beta1)
-                         .Case("beta2", &c.beta2)
-                         .Case("eps", &c.eps)
-                         .Case("weight_decay", &c.weightDecay)
-                         .Case("clip_norm", &c.clipNorm)
-                         .Case("min_lr", &c.minLr)
-                         .Default(nullptr);
-    int64_t *count = llvm::StringSwitch<int64_t *>(field)
-                         .Case("warmup_steps", &c.warmupSteps)
-                         .Case("total_steps", &c.totalSteps)
-                         .Default(nullptr);
+    double *number = c.realField(field);
+    int64_t *count = c.integerField(field);
     if (number) {
       // `lr = 1` reads as 1.0, as the .kiln train clause does.
       llvm::SMLoc valueLoc = parser.getCurrentLocation();

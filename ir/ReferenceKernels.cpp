@@ -39,12 +39,6 @@ inline void copyElement(const Tensor &src, int64_t from, Tensor &dst, int64_t to
     dst.ints()[to] = src.ints()[from];
 }
 
-int64_t product(const std::vector<int64_t> &shape, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i)
-    p *= shape[i];
-  return p;
-}
 
 std::string indexToString(const std::vector<int64_t> &shape, int64_t flat) {
   std::vector<int64_t> idx(shape.size());
@@ -245,8 +239,8 @@ Tensor reduce(ReduceKind kind, const Tensor &x, const std::vector<int64_t> &dims
 
 Tensor argmax(const Tensor &x, int64_t dim) {
   const std::vector<int64_t> &s = x.shape();
-  const int64_t outer = product(s, 0, dim), d = s[dim],
-                inner = product(s, dim + 1, s.size());
+  const int64_t outer = productOf(s, 0, dim), d = s[dim],
+                inner = productOf(s, dim + 1, s.size());
   std::vector<int64_t> outShape(s.begin(), s.end());
   outShape.erase(outShape.begin() + dim);
   Tensor r(ElemType::I64, outShape);
@@ -319,11 +313,11 @@ Tensor concat(const std::vector<const Tensor *> &inputs, int64_t dim) {
   for (const Tensor *t : inputs)
     outShape[dim] += t->dim(dim);
   Tensor r(inputs[0]->type(), outShape);
-  const int64_t outer = product(outShape, 0, dim);
+  const int64_t outer = productOf(outShape, 0, dim);
   int64_t to = 0;
   for (int64_t o = 0; o < outer; ++o)
     for (const Tensor *t : inputs) {
-      const int64_t chunk = product(t->shape(), dim, t->shape().size());
+      const int64_t chunk = productOf(t->shape(), dim, t->shape().size());
       for (int64_t k = 0; k < chunk; ++k)
         copyElement(*t, o * chunk + k, r, to++);
     }
@@ -360,7 +354,7 @@ bool gather(const Tensor &table, const Tensor &indices, int64_t axis,
   std::vector<int64_t> outShape(ts.begin(), ts.begin() + axis);
   outShape.insert(outShape.end(), indices.shape().begin(), indices.shape().end());
   outShape.insert(outShape.end(), ts.begin() + axis + 1, ts.end());
-  const int64_t outer = product(ts, 0, axis), inner = product(ts, axis + 1, ts.size());
+  const int64_t outer = productOf(ts, 0, axis), inner = productOf(ts, axis + 1, ts.size());
   const int64_t nIdx = indices.numElements();
   result = Tensor(table.type(), outShape);
   for (int64_t o = 0; o < outer; ++o)
@@ -379,8 +373,8 @@ bool scatterAdd(const Tensor &updates, const Tensor &indices, int64_t axis,
   const int64_t size = resultShape[axis];
   if (!checkIndices("scatter_add", indices, size, error))
     return false;
-  const int64_t outer = product(resultShape, 0, axis),
-                inner = product(resultShape, axis + 1, resultShape.size());
+  const int64_t outer = productOf(resultShape, 0, axis),
+                inner = productOf(resultShape, axis + 1, resultShape.size());
   const int64_t nIdx = indices.numElements();
   assert(updates.numElements() == outer * nIdx * inner);
   result = Tensor(updates.type(), resultShape);

@@ -16,22 +16,6 @@
 namespace kiln::ref {
 
 namespace {
-int64_t product(const std::vector<int64_t> &shape, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i)
-    p *= shape[i];
-  return p;
-}
-
-/// Calls f(base, stride, length) for every 1-D line of `shape` along `dim`.
-template <typename F>
-void forEachLine(const std::vector<int64_t> &shape, int64_t dim, F f) {
-  const int64_t outer = product(shape, 0, dim), d = shape[dim],
-                inner = product(shape, dim + 1, shape.size());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t in = 0; in < inner; ++in)
-      f(o * d * inner + in, inner, d);
-}
 
 /// The shared part of the layer- and batch-norm adjoints: for the `count`
 /// values x[idx(j)] of one normalization group with scale gamma(j),
@@ -125,8 +109,8 @@ bool crossEntropyGrad(const Tensor &logits, const Tensor &labels,
 
 NormGradResult layerNormGrad(const Tensor &x, const Tensor &gamma,
                              const Tensor &dy, int64_t axis, double epsilon) {
-  const int64_t outer = product(x.shape(), 0, axis),
-                inner = product(x.shape(), axis, x.shape().size());
+  const int64_t outer = productOf(x.shape(), 0, axis),
+                inner = productOf(x.shape(), axis, x.shape().size());
   NormGradResult r{Tensor(x.type(), x.shape()), Tensor(gamma.type(), gamma.shape()),
                    Tensor(gamma.type(), gamma.shape())};
   for (int64_t o = 0; o < outer; ++o)
@@ -143,7 +127,7 @@ NormGradResult layerNormGrad(const Tensor &x, const Tensor &gamma,
 
 NormGradResult batchNormGrad(const Tensor &x, const Tensor &gamma,
                              const Tensor &dy, double epsilon) {
-  const int64_t N = x.dim(0), C = x.dim(1), S = product(x.shape(), 2, x.shape().size());
+  const int64_t N = x.dim(0), C = x.dim(1), S = productOf(x.shape(), 2, x.shape().size());
   NormGradResult r{Tensor(x.type(), x.shape()), Tensor(gamma.type(), gamma.shape()),
                    Tensor(gamma.type(), gamma.shape())};
   if (N * S == 0)

@@ -15,14 +15,6 @@
 
 namespace kiln::ref {
 
-namespace {
-int64_t product(const std::vector<int64_t> &shape, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i)
-    p *= shape[i];
-  return p;
-}
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // Matmul, convolution, pooling
@@ -36,7 +28,7 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool transposeA, bool transposeB
   const int64_t n = transposeB ? b.dim(rank - 2) : b.dim(rank - 1);
   assert(k == (transposeB ? b.dim(rank - 1) : b.dim(rank - 2)));
   std::vector<int64_t> outShape(a.shape().begin(), a.shape().end() - 2);
-  const int64_t batch = product(outShape, 0, outShape.size());
+  const int64_t batch = productOf(outShape, 0, outShape.size());
   outShape.push_back(m);
   outShape.push_back(n);
   Tensor r(a.type(), outShape);
@@ -215,14 +207,6 @@ Tensor dropout(const Tensor &x, int64_t seed, int64_t offset, double ratio) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Calls f(base, stride, length) for every 1-D line of `shape` along `dim`.
-template <typename F> void forEachLine(const std::vector<int64_t> &shape, int64_t dim, F f) {
-  const int64_t outer = product(shape, 0, dim), d = shape[dim],
-                inner = product(shape, dim + 1, shape.size());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t in = 0; in < inner; ++in)
-      f(o * d * inner + in, inner, d);
-}
 
 /// The stable log-sum-exp parts of a line: `shift` = max (NaN if any
 /// element is NaN; 0 for a line of -inf, which avoids -inf - -inf = NaN, so
@@ -301,8 +285,8 @@ bool crossEntropy(const Tensor &logits, const Tensor &labels,
 
 Tensor layerNorm(const Tensor &x, const Tensor &gamma, const Tensor &beta,
                  int64_t axis, double epsilon) {
-  const int64_t outer = product(x.shape(), 0, axis),
-                inner = product(x.shape(), axis, x.shape().size());
+  const int64_t outer = productOf(x.shape(), 0, axis),
+                inner = productOf(x.shape(), axis, x.shape().size());
   Tensor r(x.type(), x.shape());
   for (int64_t o = 0; o < outer; ++o) {
     const double *row = x.floats().data() + o * inner;
@@ -326,7 +310,7 @@ bool batchNorm(const Tensor &x, const Tensor &gamma, const Tensor &beta,
                double epsilon, double momentum, bool training,
                BatchNormResult &result, std::string &error) {
   const int64_t N = x.dim(0), C = x.dim(1),
-                S = product(x.shape(), 2, x.shape().size());
+                S = productOf(x.shape(), 2, x.shape().size());
   const int64_t count = N * S;
   if (training && count <= 1) {
     error = "batch_norm in training needs more than 1 value per channel, found " +

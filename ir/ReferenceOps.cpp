@@ -376,20 +376,22 @@ LogicalResult LogSoftmaxOp::evaluate(EvalContext &ctx, Operands operands,
   return done(ctx, results, ref::logSoftmax(*operands[0], int64_t(getDim())));
 }
 
+/// The interpreter's spelling of a loss reduction.
+static ref::LossReduction toReference(LossReduction reduction) {
+  switch (reduction) {
+  case LossReduction::mean:
+    return ref::LossReduction::Mean;
+  case LossReduction::sum:
+    return ref::LossReduction::Sum;
+  case LossReduction::none:
+    return ref::LossReduction::None;
+  }
+  return ref::LossReduction::Mean;
+}
+
 LogicalResult CrossEntropyOp::evaluate(EvalContext &ctx, Operands operands,
                                        Results &results) {
-  ref::LossReduction reduction = ref::LossReduction::Mean;
-  switch (getReduction()) {
-  case LossReduction::mean:
-    reduction = ref::LossReduction::Mean;
-    break;
-  case LossReduction::sum:
-    reduction = ref::LossReduction::Sum;
-    break;
-  case LossReduction::none:
-    reduction = ref::LossReduction::None;
-    break;
-  }
+  ref::LossReduction reduction = toReference(getReduction());
   Tensor r;
   std::string error;
   if (!ref::crossEntropy(*operands[0], *operands[1], reduction, r, error))
@@ -449,18 +451,7 @@ LogicalResult LogSoftmaxGradOp::evaluate(EvalContext &ctx, Operands operands,
 
 LogicalResult CrossEntropyGradOp::evaluate(EvalContext &ctx, Operands operands,
                                            Results &results) {
-  ref::LossReduction reduction = ref::LossReduction::Mean;
-  switch (getReduction()) {
-  case LossReduction::mean:
-    reduction = ref::LossReduction::Mean;
-    break;
-  case LossReduction::sum:
-    reduction = ref::LossReduction::Sum;
-    break;
-  case LossReduction::none:
-    reduction = ref::LossReduction::None;
-    break;
-  }
+  ref::LossReduction reduction = toReference(getReduction());
   Tensor r;
   std::string error;
   if (!ref::crossEntropyGrad(*operands[0], *operands[1], *operands[2], reduction, r,

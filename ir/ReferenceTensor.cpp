@@ -189,10 +189,14 @@ int64_t floatToInt(double v, ElemType t) {
 //===----------------------------------------------------------------------===//
 
 int64_t numElementsOf(const std::vector<int64_t> &shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  return productOf(shape, 0, shape.size());
+}
+
+int64_t productOf(const std::vector<int64_t> &shape, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end; ++i)
+    p *= shape[i];
+  return p;
 }
 
 std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {

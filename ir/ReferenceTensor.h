@@ -58,6 +58,19 @@ int64_t wrapToType(int64_t x, ElemType t);
 
 /// Number of elements of a shape (1 for rank 0).
 int64_t numElementsOf(const std::vector<int64_t> &shape);
+/// Product of the dimensions [begin, end) of a shape (1 if empty): the
+/// outer/inner extents around an axis.
+int64_t productOf(const std::vector<int64_t> &shape, size_t begin, size_t end);
+/// Calls f(base, stride, length) for every 1-D line of `shape` along `dim`
+/// (row-major flat offsets): the loop of every kernel that works per line.
+template <typename F>
+void forEachLine(const std::vector<int64_t> &shape, int64_t dim, F f) {
+  const int64_t outer = productOf(shape, 0, dim), d = shape[dim],
+                inner = productOf(shape, dim + 1, shape.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in)
+      f(o * d * inner + in, inner, d);
+}
 /// Row-major strides of a shape.
 std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape);
 /// Prints a shape as "[2, 3]".
