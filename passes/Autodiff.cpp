@@ -58,8 +58,12 @@ struct AutodiffPass : public kiln::impl::KilnAutodiffBase<AutodiffPass> {
       module.emitError("kiln-autodiff: the module already has a @train_step");
       return signalPassFailure();
     }
-    if (failed(buildTrainStep(module, forward)))
+    if (failed(buildTrainStep(module, forward))) {
+      // Leave no half-built @train_step behind.
+      if (Operation *partial = module.lookupSymbol("train_step"))
+        partial->erase();
       signalPassFailure();
+    }
   }
 
   LogicalResult buildTrainStep(ModuleOp module, func::FuncOp forward);
