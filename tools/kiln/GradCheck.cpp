@@ -48,11 +48,6 @@ bool differentiate(ModuleOp module) {
   return succeeded(pm.run(module));
 }
 
-int reportError(llvm::Error err) {
-  llvm::errs() << llvm::toString(std::move(err)) << "\n";
-  return 1;
-}
-
 struct Check {
   std::string param;
   std::string type;
@@ -71,23 +66,15 @@ int runGradcheck(const Options &opts, ModuleOp module) {
   auto step = module.lookupSymbol<func::FuncOp>("train_step");
   if (llvm::Error err = checkSignature(forward))
     return fail(opts.model + ": " + llvm::toString(std::move(err)));
+  std::vector<ref::Tensor> stepArgs;
+  auto analytic = runOnce(step, opts, ref::Precision::F64, stepArgs);
+  if (!analytic)
+    return 1;
   ref::RunOptions run;
   run.precision = ref::Precision::F64;
-  if (llvm::Error err = ref::checkSizes(step, run))
-    return reportError(std::move(err));
-
-  llvm::StringMap<std::string> given;
-  for (auto &[name, path] : opts.inputs)
-    given[name] = path;
-  auto stepArgs = buildArguments(step, given, opts.seed, opts.model);
-  if (!stepArgs)
-    return fail(llvm::toString(stepArgs.takeError()));
-  auto analytic = ref::runFunction(step, *stepArgs, run);
-  if (!analytic)
-    return reportError(analytic.takeError());
 
   // @forward's arguments are @train_step's without the trailing step.
-  std::vector<ref::Tensor> args(stepArgs->begin(), stepArgs->end() - 1);
+  std::vector<ref::Tensor> args(stepArgs.begin(), stepArgs.end() - 1);
   unsigned lossIndex = 0;
   for (unsigned i = 0; i < forward.getNumResults(); ++i)
     if (forward.getResultAttr(i, "kiln.loss"))
@@ -255,20 +242,11 @@ int runGradients(const Options &opts, ModuleOp module) {
                   "' cannot name an output file (params/NAME.npy): expected a name "
                   "without '/' that is not '.' or '..'");
   }
-  ref::RunOptions run;
-  run.precision = opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
-  if (llvm::Error err = ref::checkSizes(step, run))
-    return reportError(std::move(err));
-  llvm::StringMap<std::string> given;
-  for (auto &[name, path] : opts.inputs)
-    if (!given.try_emplace(name, path).second)
-      return fail("input '" + name + "' is given twice");
-  auto args = buildArguments(step, given, opts.seed, opts.model);
-  if (!args)
-    return fail(llvm::toString(args.takeError()));
-  auto results = ref::runFunction(step, *args, run);
+  ref::Precision precision = precisionOf(opts);
+  std::vector<ref::Tensor> args;
+  auto results = runOnce(step, opts, precision, args);
   if (!results)
-    return reportError(results.takeError());
+    return 1;
 
   // DIR/loss.npy, DIR/params/NAME.npy (values used), DIR/gradients/NAME.npy.
   auto write = [&](llvm::StringRef sub, const std::string &name,
@@ -282,7 +260,7 @@ int runGradients(const Options &opts, ModuleOp module) {
     llvm::sys::path::append(path, name + ".npy");
     // Under --precision f64 the values are f64: write them without rounding.
     ref::Tensor exact = t;
-    if (run.precision == ref::Precision::F64 && t.isFloat())
+    if (precision == ref::Precision::F64 && t.isFloat())
       exact = ref::Tensor::fromDoubles(ref::ElemType::F64, t.shape(), t.floats());
     std::string error;
     if (!writeOutput(path.str().str(), exact, error)) {
@@ -296,7 +274,7 @@ int runGradients(const Options &opts, ModuleOp module) {
   for (unsigned i = 0; i < step.getNumArguments(); ++i) {
     ArgRole role = roleOf(step, i);
     if ((role == ArgRole::param || role == ArgRole::buffer) &&
-        !write("params", argName(step, i), (*args)[i]))
+        !write("params", argName(step, i), args[i]))
       return 1;
   }
   for (unsigned i = 0; i < step.getNumResults(); ++i) {

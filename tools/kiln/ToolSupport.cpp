@@ -314,4 +314,38 @@ buildArguments(func::FuncOp fn, const llvm::StringMap<std::string> &given,
   return args;
 }
 
+int reportError(llvm::Error err) {
+  llvm::errs() << llvm::toString(std::move(err)) << "\n";
+  return 1;
+}
+
+std::optional<std::vector<ref::Tensor>> runOnce(func::FuncOp fn, const Options &opts,
+                                                ref::Precision precision,
+                                                std::vector<ref::Tensor> &args) {
+  ref::RunOptions run;
+  run.precision = precision;
+  if (llvm::Error err = ref::checkSizes(fn, run)) {
+    reportError(std::move(err));
+    return std::nullopt;
+  }
+  llvm::StringMap<std::string> given;
+  for (auto &[name, path] : opts.inputs)
+    if (!given.try_emplace(name, path).second) {
+      fail("input '" + name + "' is given twice");
+      return std::nullopt;
+    }
+  auto built = buildArguments(fn, given, opts.seed, opts.model);
+  if (!built) {
+    fail(llvm::toString(built.takeError()));
+    return std::nullopt;
+  }
+  args = std::move(*built);
+  auto results = ref::runFunction(fn, args, run);
+  if (!results) {
+    reportError(results.takeError());
+    return std::nullopt;
+  }
+  return std::move(*results);
+}
+
 } // namespace kiln::tool

@@ -19,6 +19,7 @@
 #include "llvm/Support/Error.h"
 
 #include <optional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +60,9 @@ struct Options {
 
 /// Prints `kiln: error: ...` and returns the exit code 1.
 int fail(const llvm::Twine &message);
+/// Prints an error that already says where (the interpreter's read
+/// `file:line:col: error: ...`) and returns the exit code 1.
+int reportError(llvm::Error err);
 
 /// Loads a .kiln model (frontend) or a .mlir module; null after printing
 /// errors. `sourceMgr` receives a .mlir model's buffer; it must outlive the
@@ -115,6 +119,19 @@ std::vector<int64_t> shapeOfArg(mlir::Type type);
 llvm::Expected<std::vector<ref::Tensor>>
 buildArguments(mlir::func::FuncOp fn, const llvm::StringMap<std::string> &given,
                int64_t seed, llvm::StringRef modelName);
+
+/// The interpreter precision --precision asks for (parseOptions checked it).
+inline ref::Precision precisionOf(const Options &opts) {
+  return opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
+}
+
+/// Runs `fn` once on the interpreter, as `kiln run` does: checks its sizes
+/// before any allocation, builds its arguments (--input files, else random
+/// inputs; parameters from their initializers and --seed; step 0) into
+/// `args`, and returns the results; nullopt after printing the error.
+std::optional<std::vector<ref::Tensor>> runOnce(mlir::func::FuncOp fn, const Options &opts,
+                                                ref::Precision precision,
+                                                std::vector<ref::Tensor> &args);
 
 } // namespace kiln::tool
 

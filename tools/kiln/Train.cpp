@@ -54,11 +54,6 @@ double secondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-int reportError(llvm::Error err) {
-  llvm::errs() << llvm::toString(std::move(err)) << "\n";
-  return 1;
-}
-
 /// printf of one number.
 std::string fmt(const char *format, double v) {
   char buf[64];
@@ -376,7 +371,7 @@ int Trainer::prepare() {
   for (func::FuncOp fn : {step, eval})
     if (llvm::Error err = checkSignature(fn))
       return fail("internal error: " + llvm::toString(std::move(err)));
-  runOptions.precision = opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
+  runOptions.precision = precisionOf(opts);
   for (func::FuncOp fn : {step, eval})
     if (llvm::Error err = ref::checkSizes(fn, runOptions))
       return reportError(std::move(err));

@@ -348,29 +348,10 @@ int runForward(const Options &opts, ModuleOp module) {
                 "' has no func.func @forward (nor exactly one function)");
   if (llvm::Error err = checkSignature(fn))
     return fail(opts.model + ": " + llvm::toString(std::move(err)));
-  ref::RunOptions runOptions;
-  runOptions.precision =
-      opts.precision == "f64" ? ref::Precision::F64 : ref::Precision::Native;
-  // Before any allocation: inputs and parameters are built from the types.
-  // Interpreter errors already read `file:line:col: error: ...`.
-  auto report = [](llvm::Error err) {
-    llvm::errs() << llvm::toString(std::move(err)) << "\n";
-    return 1;
-  };
-  if (llvm::Error err = ref::checkSizes(fn, runOptions))
-    return report(std::move(err));
-  llvm::StringMap<std::string> given;
-  for (auto &[name, path] : opts.inputs) {
-    if (!given.try_emplace(name, path).second)
-      return fail("input '" + name + "' is given twice");
-  }
-  auto args = buildArguments(fn, given, opts.seed, opts.model);
-  if (!args)
-    return fail(llvm::toString(args.takeError()));
-
-  auto results = ref::runFunction(fn, *args, runOptions);
+  std::vector<ref::Tensor> args;
+  auto results = runOnce(fn, opts, precisionOf(opts), args);
   if (!results)
-    return report(results.takeError());
+    return 1;
 
   if (std::error_code ec = llvm::sys::fs::create_directories(opts.outputDir))
     return fail("cannot create output directory '" + opts.outputDir + "': " + ec.message());
