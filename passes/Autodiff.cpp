@@ -17,13 +17,13 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "passes/TrainStep.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/StringSet.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_KILNAUTODIFF
@@ -250,13 +250,10 @@ LogicalResult AutodiffPass::buildTrainStep(ModuleOp module, func::FuncOp forward
       results.push_back(forwardResults[i]);
       resultAttrs.push_back(forward.getResultAttrDict(i));
     }
-  llvm::StringSet<> resultNames;
-  for (DictionaryAttr attrs : resultAttrs)
-    if (auto name = attrs.getAs<StringAttr>("kiln.name");
-        name && !resultNames.insert(name.getValue()).second)
-      return forward.emitError("kiln-autodiff: @train_step would have two results named '")
-             << name.getValue() << "' (a gradient is named '<param>.grad'); rename the "
-             << "@forward result";
+  if (std::optional<StringRef> name = repeatedName(resultAttrs))
+    return forward.emitError("kiln-autodiff: @train_step would have two results named '")
+           << *name << "' (a gradient is named '<param>.grad'); rename the "
+           << "@forward result";
   func::ReturnOp::create(b, forwardReturn->getLoc(), results);
   step.setFunctionType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (unsigned i = 0; i < resultAttrs.size(); ++i)

@@ -28,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
+#include "passes/TrainStep.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -421,13 +422,10 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn) {
     results.push_back(value);
     resultAttrs.push_back(updates(name));
   }
-  llvm::StringSet<> resultNames;
-  for (DictionaryAttr attrs : resultAttrs)
-    if (auto name = attrs.getAs<StringAttr>("kiln.name");
-        name && !resultNames.insert(name.getValue()).second)
-      return fn.emitError("kiln-optimizer: @train_step would have two results named '")
-             << name.getValue() << "' (an update is named '<arg>.updated'); rename the "
-             << "@forward result";
+  if (std::optional<StringRef> name = repeatedName(resultAttrs))
+    return fn.emitError("kiln-optimizer: @train_step would have two results named '")
+           << *name << "' (an update is named '<arg>.updated'); rename the "
+           << "@forward result";
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret.erase();
   fn.setFunctionType(
