@@ -191,6 +191,11 @@ Tensor logSoftmax(const Tensor &x, int64_t dim);
 enum class LossReduction { Mean, Sum, None };
 /// loss_n = logsumexp(logits[n, :]) - logits[n, labels[n]] for logits [N, C];
 /// mean/sum give a 0-d tensor, none [N]. A label outside [0, C) is an error.
+/// Checks that every class label is in [0, classes); the error names `op`,
+/// the label and its position.
+bool checkClassLabels(const char *op, const Tensor &labels, int64_t classes,
+                      std::string &error);
+
 bool crossEntropy(const Tensor &logits, const Tensor &labels,
                   LossReduction reduction, Tensor &result, std::string &error);
 
@@ -272,6 +277,40 @@ Tensor pool2dGrad(PoolKind kind, const Tensor &input, const Tensor &dy,
                   const std::vector<int64_t> &window,
                   const std::vector<int64_t> &strides,
                   const std::vector<int64_t> &padding, bool countIncludePad);
+
+/// Calls f(inputIndex, filterIndex, outputIndex) for every product term of
+/// conv2d (NCHW input `in`, OIHW filter `w`, output `out` shapes), output
+/// by output and, within one output, in (c, kh, kw) order: the loop of the
+/// forward kernel and of both of its adjoints.
+template <typename F>
+void forEachConvTerm(const std::vector<int64_t> &in, const std::vector<int64_t> &w,
+                     const std::vector<int64_t> &out,
+                     const std::vector<int64_t> &strides,
+                     const std::vector<int64_t> &padding,
+                     const std::vector<int64_t> &dilations, int64_t groups, F f) {
+  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
+  const int64_t O = w[0], CG = w[1], KH = w[2], KW = w[3];
+  const int64_t OH = out[2], OW = out[3], OG = O / groups;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) {
+      const int64_t g = o / OG;
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow)
+          for (int64_t c = 0; c < CG; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              const int64_t ih = oh * strides[0] - padding[0] + kh * dilations[0];
+              if (ih < 0 || ih >= H)
+                continue;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t iw = ow * strides[1] - padding[1] + kw * dilations[1];
+                if (iw < 0 || iw >= W)
+                  continue;
+                f(((n * C + g * CG + c) * H + ih) * W + iw,
+                  ((o * CG + c) * KH + kh) * KW + kw, ((n * O + o) * OH + oh) * OW + ow);
+              }
+            }
+    }
+}
 
 } // namespace kiln::ref
 

@@ -83,16 +83,9 @@ Tensor logSoftmaxGrad(const Tensor &y, const Tensor &dy, int64_t dim) {
 bool crossEntropyGrad(const Tensor &logits, const Tensor &labels,
                       const Tensor &dloss, LossReduction reduction,
                       Tensor &result, std::string &error) {
+  if (!checkClassLabels("cross_entropy_grad", labels, logits.dim(1), error))
+    return false;
   const int64_t N = logits.dim(0), C = logits.dim(1);
-  for (int64_t n = 0; n < N; ++n) {
-    const int64_t label = labels.ints()[n];
-    if (label < 0 || label >= C) {
-      error = "cross_entropy_grad label " + std::to_string(label) +
-              " out of range [0, " + std::to_string(C) + ") at labels position " +
-              std::to_string(n);
-      return false;
-    }
-  }
   result = softmax(logits, 1);
   for (int64_t n = 0; n < N; ++n) {
     const double scale = reduction == LossReduction::None ? dloss.floats()[n]
@@ -166,39 +159,6 @@ Tensor geluGrad(const Tensor &x, const Tensor &dy, bool tanhApproximation) {
   return r;
 }
 
-namespace {
-/// Calls f(inputIndex, filterIndex, outputIndex) for every product term of
-/// conv2d, in the forward kernel's loop order.
-template <typename F>
-void forEachConvTerm(const std::vector<int64_t> &in, const std::vector<int64_t> &w,
-                     const std::vector<int64_t> &out,
-                     const std::vector<int64_t> &strides,
-                     const std::vector<int64_t> &padding,
-                     const std::vector<int64_t> &dilations, int64_t groups, F f) {
-  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
-  const int64_t O = w[0], CG = w[1], KH = w[2], KW = w[3];
-  const int64_t OH = out[2], OW = out[3], OG = O / groups;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o) {
-      const int64_t g = o / OG;
-      for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow = 0; ow < OW; ++ow)
-          for (int64_t c = 0; c < CG; ++c)
-            for (int64_t kh = 0; kh < KH; ++kh) {
-              const int64_t ih = oh * strides[0] - padding[0] + kh * dilations[0];
-              if (ih < 0 || ih >= H)
-                continue;
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t iw = ow * strides[1] - padding[1] + kw * dilations[1];
-                if (iw < 0 || iw >= W)
-                  continue;
-                f(((n * C + g * CG + c) * H + ih) * W + iw,
-                  ((o * CG + c) * KH + kh) * KW + kw, ((n * O + o) * OH + oh) * OW + ow);
-              }
-            }
-    }
-}
-} // namespace
 
 Tensor conv2dGradInput(const Tensor &dy, const Tensor &filter,
                        const std::vector<int64_t> &inputShape,

@@ -53,41 +53,21 @@ Tensor conv2d(const Tensor &input, const Tensor &filter,
               const std::vector<int64_t> &strides,
               const std::vector<int64_t> &padding,
               const std::vector<int64_t> &dilations, int64_t groups) {
-  const int64_t N = input.dim(0), C = input.dim(1), H = input.dim(2), W = input.dim(3);
-  const int64_t O = filter.dim(0), CG = filter.dim(1), KH = filter.dim(2),
-                KW = filter.dim(3);
-  assert(C == CG * groups && O % groups == 0);
+  const int64_t N = input.dim(0), H = input.dim(2), W = input.dim(3);
+  const int64_t O = filter.dim(0), KH = filter.dim(2), KW = filter.dim(3);
+  assert(input.dim(1) == filter.dim(1) * groups && O % groups == 0);
   const int64_t sh = strides[0], sw = strides[1], dh = dilations[0], dw = dilations[1];
   const int64_t top = padding[0], left = padding[1], bottom = padding[2],
                 right = padding[3];
   const int64_t OH = (H + top + bottom - dh * (KH - 1) - 1) / sh + 1;
   const int64_t OW = (W + left + right - dw * (KW - 1) - 1) / sw + 1;
-  const int64_t OG = O / groups;
   Tensor r(input.type(), {N, O, OH, OW});
   const std::vector<double> &x = input.floats(), &w = filter.floats();
   std::vector<double> &y = r.floats();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o) {
-      const int64_t g = o / OG;
-      for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          double acc = 0;
-          for (int64_t c = 0; c < CG; ++c)
-            for (int64_t kh = 0; kh < KH; ++kh) {
-              const int64_t ih = oh * sh - top + kh * dh;
-              if (ih < 0 || ih >= H)
-                continue;
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t iw = ow * sw - left + kw * dw;
-                if (iw < 0 || iw >= W)
-                  continue;
-                acc += x[((n * C + g * CG + c) * H + ih) * W + iw] *
-                       w[((o * CG + c) * KH + kh) * KW + kw];
-              }
-            }
-          y[((n * O + o) * OH + oh) * OW + ow] = acc;
-        }
-    }
+  // Each output's terms come consecutively in (c, kh, kw) order: the sums
+  // are the same as with a local accumulator.
+  forEachConvTerm(input.shape(), filter.shape(), r.shape(), strides, padding, dilations,
+                  groups, [&](int64_t i, int64_t k, int64_t o) { y[o] += x[i] * w[k]; });
   return r;
 }
 
@@ -251,18 +231,24 @@ Tensor logSoftmax(const Tensor &x, int64_t dim) {
   return r;
 }
 
-bool crossEntropy(const Tensor &logits, const Tensor &labels,
-                  LossReduction reduction, Tensor &result, std::string &error) {
-  const int64_t N = logits.dim(0), C = logits.dim(1);
-  for (int64_t n = 0; n < N; ++n) {
+bool checkClassLabels(const char *op, const Tensor &labels, int64_t classes,
+                      std::string &error) {
+  for (int64_t n = 0; n < labels.numElements(); ++n) {
     const int64_t label = labels.ints()[n];
-    if (label < 0 || label >= C) {
-      error = "cross_entropy label " + std::to_string(label) +
-              " out of range [0, " + std::to_string(C) + ") at labels position " +
-              std::to_string(n);
+    if (label < 0 || label >= classes) {
+      error = std::string(op) + " label " + std::to_string(label) + " out of range [0, " +
+              std::to_string(classes) + ") at labels position " + std::to_string(n);
       return false;
     }
   }
+  return true;
+}
+
+bool crossEntropy(const Tensor &logits, const Tensor &labels,
+                  LossReduction reduction, Tensor &result, std::string &error) {
+  if (!checkClassLabels("cross_entropy", labels, logits.dim(1), error))
+    return false;
+  const int64_t N = logits.dim(0), C = logits.dim(1);
   std::vector<double> losses(N);
   for (int64_t n = 0; n < N; ++n) {
     const double *row = logits.floats().data() + n * C;
