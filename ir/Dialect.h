@@ -113,4 +113,10 @@ void printKilnEnum(mlir::OpAsmPrinter &printer, mlir::Operation *, AttrT attr) {
 #define GET_OP_CLASSES
 #include "ir/KilnOps.h.inc"
 
+namespace kiln {
+/// Whether `op` may join a `loop` fusion: its fusion class is elementwise,
+/// broadcast or injective.
+bool isLoopFusible(mlir::Operation *op);
+} // namespace kiln
+
 #endif // KILN_IR_DIALECT_H

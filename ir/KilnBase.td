@@ -130,9 +130,82 @@ def Kiln_OptimizerKind : Kiln_I32Enum<"OptimizerKind", "optimizer", [
 def Kiln_LrSchedule : Kiln_I32Enum<"LrSchedule", "learning-rate schedule", [
       I32EnumAttrCase<"constant", 0>, I32EnumAttrCase<"cosine", 1>]>;
 
+
+/// What kind of kernel a `kiln.fusion` becomes (docs/fusion.md).
+def Kiln_FusionKind : Kiln_I32Enum<"FusionKind", "fusion kind", [
+      I32EnumAttrCase<"loop", 0>, I32EnumAttrCase<"reduction", 1>,
+      I32EnumAttrCase<"composite", 2>, I32EnumAttrCase<"library", 3>,
+      I32EnumAttrCase<"view", 4>]>;
+def Kiln_FusionKindAttr : Kiln_EnumAttr<Kiln_FusionKind, "fusion_kind">;
+
+/// The cuBLASLt epilogue a library fusion's body spells out after its
+/// matrix product (CUBLASLT_EPILOGUE_*).
+def Kiln_Epilogue : Kiln_I32Enum<"Epilogue", "matmul epilogue", [
+      I32EnumAttrCase<"bias", 0>, I32EnumAttrCase<"relu", 1>,
+      I32EnumAttrCase<"bias_relu", 2>, I32EnumAttrCase<"gelu", 3>,
+      I32EnumAttrCase<"bias_gelu", 4>, I32EnumAttrCase<"drelu", 5>,
+      I32EnumAttrCase<"drelu_bgrad", 6>, I32EnumAttrCase<"bgradb", 7>,
+      I32EnumAttrCase<"dgelu", 8>, I32EnumAttrCase<"dgelu_bgrad", 9>]>;
+def Kiln_EpilogueAttr : Kiln_EnumAttr<Kiln_Epilogue, "epilogue">;
+
+/// Where a planned buffer lives: parameters, optimizer state, buffers and
+/// the step counter persist across steps; inputs are bound per step; the
+/// arena holds every temporary and output of one step.
+def Kiln_MemoryRegion : Kiln_I32Enum<"MemoryRegion", "memory region", [
+      I32EnumAttrCase<"persistent", 0>, I32EnumAttrCase<"input", 1>,
+      I32EnumAttrCase<"arena", 2>]>;
+def Kiln_MemoryRegionAttr : Kiln_EnumAttr<Kiln_MemoryRegion, "region">;
+
 //===----------------------------------------------------------------------===//
 // Attributes
 //===----------------------------------------------------------------------===//
+
+def Kiln_BufferAttr : AttrDef<Kiln_Dialect, "Buffer"> {
+  let mnemonic = "buffer";
+  let summary = "where a value lives in the planned memory of a step";
+  let description = [{
+    Set by `--kiln-plan-memory` on every function argument (`kiln.buffer`)
+    and every result of a top-level op (`buffers` of `kiln.fusion`): the
+    region, the byte offset in it and the byte size (the value's bytes,
+    rounded up to the plan's alignment).
+
+    ```mlir
+    #kiln.buffer<arena, offset = 256, size = 4096>
+    ```
+  }];
+  let parameters = (ins "::kiln::MemoryRegion":$region, "int64_t":$offset,
+                        "int64_t":$size);
+  let assemblyFormat =
+      "`<` $region `,` `offset` `=` $offset `,` `size` `=` $size `>`";
+  let genVerifyDecl = 1;
+}
+
+def Kiln_BufferArrayAttr : TypedArrayAttrBase<Kiln_BufferAttr,
+                                              "array of #kiln.buffer">;
+
+def Kiln_MemoryPlanAttr : AttrDef<Kiln_Dialect, "MemoryPlan"> {
+  let mnemonic = "memory_plan";
+  let summary = "sizes of the planned regions of a function";
+  let description = [{
+    Set by `--kiln-plan-memory` on a function (`kiln.memory_plan`): the
+    bytes of each region, the alignment of every offset and size, and the
+    arena's lower bound: the largest total of simultaneously live arena
+    values (aligned sizes), which no plan of this op order can beat.
+
+    ```mlir
+    #kiln.memory_plan<arena = 8192, lower_bound = 8192, persistent = 1024,
+                      input = 512, alignment = 64>
+    ```
+  }];
+  let parameters = (ins "int64_t":$arena, "int64_t":$lower_bound,
+                        "int64_t":$persistent, "int64_t":$input,
+                        "int64_t":$alignment);
+  let assemblyFormat = [{
+    `<` `arena` `=` $arena `,` `lower_bound` `=` $lower_bound `,`
+    `persistent` `=` $persistent `,` `input` `=` $input `,`
+    `alignment` `=` $alignment `>`
+  }];
+}
 
 def Kiln_OptimizerAttr : AttrDef<Kiln_Dialect, "Optimizer"> {
   let mnemonic = "optimizer";

@@ -601,7 +601,7 @@ def Kiln_BatchNormOp : Kiln_Op<"batch_norm", "composite", [
   }];
 }
 
-def Kiln_GeluOp : Kiln_Op<"gelu", "composite", [SameOperandsAndResultType, Elementwise,
+def Kiln_GeluOp : Kiln_Op<"gelu", "elementwise", [SameOperandsAndResultType, Elementwise,
                                                Kiln_Differentiable]> {
   let summary = "Gaussian error linear unit";
   let description = [{
@@ -620,7 +620,7 @@ def Kiln_GeluOp : Kiln_Op<"gelu", "composite", [SameOperandsAndResultType, Eleme
   let assemblyFormat = "$x attr-dict `:` type($x)";
 }
 
-def Kiln_DropoutOp : Kiln_Op<"dropout", "composite", [
+def Kiln_DropoutOp : Kiln_Op<"dropout", "elementwise", [
     AllTypesMatch<["x", "result"]>, Kiln_RandomOpInterface, Kiln_Differentiable]> {
   let summary = "inverted dropout with a Philox mask";
   let description = [{
@@ -765,7 +765,7 @@ def Kiln_BatchNormGradOp : Kiln_Op<"batch_norm_grad", "composite", [
   }];
 }
 
-def Kiln_GeluGradOp : Kiln_Op<"gelu_grad", "composite", [
+def Kiln_GeluGradOp : Kiln_Op<"gelu_grad", "elementwise", [
     SameOperandsAndResultType, Elementwise]> {
   let summary = "adjoint of gelu: dy * gelu'(x)";
   let description = [{
@@ -867,5 +867,7 @@ def Kiln_Pool2dGradOp : Kiln_Op<"pool2d_grad", "library", [InferTypeOpAdaptor]> 
     type($input) `,` type($dy)
   }];
 }
+
+include "ir/KilnFusionOps.td"
 
 #endif // KILN_OPS_TD
