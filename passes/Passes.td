@@ -185,4 +185,58 @@ def KilnFuse : Pass<"kiln-fuse", "::mlir::ModuleOp"> {
   let dependentDialects = ["::kiln::KilnDialect"];
 }
 
+def KilnPlanMemory : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Gives every value of a fused step a buffer (#kiln.memory_plan)";
+  let description = [{
+    Plans the memory of every function after `--kiln-fuse`
+    (docs/fusion.md, "Memory plan"): arguments get `persistent` (param,
+    opt_state, buffer, step) or `input` buffers packed in order; fusion
+    results share one arena, placed by liveness over the top-level op
+    order. A view's result aliases its input; a result marked
+    `kiln.updates` is written into its argument's buffer when no later op
+    reads it; a loop result may take the buffer of an operand that dies
+    there (`kiln::canReuseInPlace`). Arena offsets come from greedy
+    best-fit/first-fit placements, the smallest kept; `lower_bound` is the
+    most arena bytes live at one op. The plan is checked with
+    `kiln::verifyMemoryPlan` before the pass succeeds.
+
+    ```mlir
+    func.func @f(%x: tensor<4xf32> {kiln.buffer = #kiln.buffer<input, offset = 0, size = 64>})
+        -> tensor<4xf32> attributes {kiln.memory_plan = #kiln.memory_plan<arena = 64,
+          lower_bound = 64, persistent = 0, input = 64, alignment = 64>} {
+      %0 = kiln.fusion loop(%x) {buffers = [#kiln.buffer<arena, offset = 0, size = 64>]}
+          : (tensor<4xf32>) -> tensor<4xf32> {
+      ^bb0(%a: tensor<4xf32>):
+        %1 = kiln.exp %a : tensor<4xf32>
+        kiln.yield %1 : tensor<4xf32>
+      }
+      return %0 : tensor<4xf32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of every offset and size (a power of two)">
+  ];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
+def KilnVerifyMemoryPlan : Pass<"kiln-verify-memory-plan", "::mlir::ModuleOp"> {
+  let summary = "Checks the memory plan of every planned function";
+  let description = [{
+    Runs `kiln::verifyMemoryPlan` on every function that carries
+    `kiln.memory_plan` or any `kiln.buffer`: every argument and result has
+    a buffer of its aligned size inside its region, no two values live at
+    the same time overlap (except a view and its input, or a legal in-place
+    pair), and `lower_bound` matches the liveness. The error names both
+    values, their intervals and byte ranges:
+
+    ```
+    error: memory plan of @f: %0 (loop#0) [offset 0, size 64] live [0, 2] and
+    %1 (loop#0) [offset 0, size 64] live [1, 2] overlap in the arena while both are live
+    ```
+  }];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD
