@@ -138,4 +138,51 @@ def KilnEvalFunction : Pass<"kiln-eval-function", "::mlir::ModuleOp"> {
   let dependentDialects = ["::kiln::KilnDialect"];
 }
 
+def KilnFuse : Pass<"kiln-fuse", "::mlir::ModuleOp"> {
+  let summary = "Groups the ops of every function into kiln.fusion kernels";
+  let description = [{
+    Partitions the top level of every function into `kiln.fusion` regions
+    (docs/fusion.md), so that codegen emits one kernel or one library call
+    per region:
+
+    1. Matrix products take their epilogues (bias, relu, gelu, and backward
+       drelu/dgelu, bias gradients) where cuBLASLt can compute them.
+    2. Every other op starts in a group of its own; splat constants are
+       cloned into each group that reads them instead.
+    3. Producer-consumer edges are merged greedily, largest bytes saved
+       first (a value that no longer goes through memory saves its write
+       and its reads), when the kinds fit (loop into loop; loop as prologue
+       of a reduction or composite on its operand shape; loop as epilogue on
+       the result shape) and the merge creates no cycle between groups.
+       Nothing is ever duplicated except splat constants, so no matmul,
+       convolution or reduction is recomputed.
+    4. Each group becomes a `kiln.fusion` (inputs: what it reads; results:
+       what others read), emitted in a topological order that keeps the
+       original order where it can.
+
+    ```mlir
+    // before
+    %0 = kiln.matmul %x, %w : tensor<8x4xf32>, tensor<4x3xf32>
+    %1 = kiln.broadcast %b, dims = [1] : tensor<3xf32> -> tensor<8x3xf32>
+    %2 = kiln.add %0, %1 : tensor<8x3xf32>
+    %3 = kiln.relu %2 : tensor<8x3xf32>
+    // after
+    %3 = kiln.fusion library epilogue = bias_relu(%x, %w, %b) : (...) -> tensor<8x3xf32> {
+    ^bb0(%a: tensor<8x4xf32>, %c: tensor<4x3xf32>, %d: tensor<3xf32>):
+      ... the four ops ...
+      kiln.yield %r : tensor<8x3xf32>
+    }
+    ```
+
+    An op that is not a fusible kiln op (no FusionOpInterface, or with
+    regions) is an error naming it.
+  }];
+  let options = [
+    Option<"epilogues", "epilogues", "bool", /*default=*/"true",
+           "Fold bias, activation and bias-gradient consumers of matrix "
+           "products into cuBLASLt epilogues">
+  ];
+  let dependentDialects = ["::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD

@@ -151,7 +151,8 @@ std::string describe(ref::ElemType t, const std::vector<int64_t> &shape) {
 /// The exclusive upper bound of valid values of an integer input, from the
 /// ops that use it as an index or label (IndexOperandOpInterface), following
 /// ops that only move or replicate values (injective and broadcast fusion
-/// classes). nullopt when nothing bounds it.
+/// classes) and into and out of kiln.fusion bodies. nullopt when nothing
+/// bounds it.
 std::optional<int64_t> integerIndexBound(Value v) {
   int64_t bound = INT64_MAX;
   llvm::SmallVector<Value> work = {v};
@@ -163,6 +164,15 @@ std::optional<int64_t> integerIndexBound(Value v) {
       if (auto indexed = dyn_cast<IndexOperandOpInterface>(user))
         if (std::optional<int64_t> b = indexed.getIndexBound(use.getOperandNumber()))
           bound = std::min(bound, *b);
+      // Into a fused kernel's body, and out of it through kiln.yield.
+      if (auto fused = dyn_cast<FusionOp>(user)) {
+        work.push_back(fused.getBody().getArgument(use.getOperandNumber()));
+        continue;
+      }
+      if (isa<YieldOp>(user)) {
+        work.push_back(user->getParentOp()->getResult(use.getOperandNumber()));
+        continue;
+      }
       auto fusion = dyn_cast<FusionOpInterface>(user);
       if (fusion && seen.insert(user).second &&
           (fusion.getFusionClass() == FusionClass::injective ||
