@@ -96,6 +96,20 @@ llvm::Expected<std::vector<Tensor>> runFunction(mlir::func::FuncOp fn,
                                                 llvm::ArrayRef<Tensor> args,
                                                 const RunOptions &opts);
 
+/// Runs a fused, planned function (docs/fusion.md) in its planned memory:
+/// one host region each for `persistent`, `input` and `arena` (sizes from
+/// `kiln.memory_plan`), every argument in its `kiln.buffer`, every result of
+/// a top-level op in its `buffers` entry. Each op reads its operands from
+/// their buffers and writes its results into theirs; the arena starts as
+/// NaN, and the bytes of a value are poisoned (NaN, integers 0x5A..) after
+/// its last use unless a live value shares them. A plan that lets two live
+/// values overlap therefore gives wrong numbers or NaN, never the right
+/// ones by luck of a separate copy. Precision as runFunction. A missing or
+/// inconsistent plan attribute is an error naming the op.
+llvm::Expected<std::vector<Tensor>> runPlannedFunction(mlir::func::FuncOp fn,
+                                                       llvm::ArrayRef<Tensor> args,
+                                                       const RunOptions &opts);
+
 } // namespace kiln::ref
 
 #endif // KILN_IR_REFERENCE_H

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "ir/Dialect.h"
 #include "ir/Reference.h"
+#include "ir/ReferenceRunSupport.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -21,57 +22,9 @@
 
 using namespace mlir;
 using namespace kiln;
+using namespace kiln::ref::detail;
 
 namespace {
-
-std::string typeString(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << t;
-  return s;
-}
-
-std::string tensorTypeString(const ref::Tensor &t) {
-  std::string s = "tensor<";
-  for (int64_t d : t.shape())
-    s += std::to_string(d) + "x";
-  return s + ref::typeName(t.type()) + ">";
-}
-
-/// Whether `t` has exactly the static tensor type `type`.
-bool matches(const ref::Tensor &t, Type type) {
-  auto tt = dyn_cast<RankedTensorType>(type);
-  if (!tt)
-    return false;
-  FailureOr<ref::ElemType> et = ref::elemTypeOf(tt.getElementType());
-  return succeeded(et) && *et == t.type() &&
-         llvm::equal(tt.getShape(), t.shape());
-}
-
-/// Prints `file:line:col` when the location has one, else MLIR's form.
-void printLocation(llvm::raw_ostream &os, Location loc) {
-  FileLineColLoc flc;
-  loc->walk([&](Location l) {
-    if (auto f = dyn_cast<FileLineColLoc>(l)) {
-      flc = f;
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  if (flc)
-    os << flc.getFilename().getValue() << ":" << flc.getLine() << ":"
-       << flc.getColumn();
-  else
-    os << loc;
-}
-
-llvm::Error errorAt(Location loc, const llvm::Twine &message) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  printLocation(os, loc);
-  os << ": error: " << message;
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), s);
-}
 
 /// The element count of a static tensor type, or nullopt past `limit`
 /// (computed without overflow, however large the dimensions).
@@ -173,9 +126,94 @@ ref::runFunction(func::FuncOp fn, ArrayRef<Tensor> args, const RunOptions &opts)
     for (Value v : op.getOperands())
       lastUse[v] = &op;
 
-  // Captures the diagnostics of failing evaluate() calls.
+  EvalContext ctx(opts.precision);
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      std::vector<Tensor> out;
+      for (Value v : ret.getOperands())
+        out.push_back(env.lookup(v));
+      return out;
+    }
+    SmallVector<const Tensor *> operands;
+    for (Value v : op.getOperands()) {
+      auto it = env.find(v);
+      if (it == env.end())
+        return errorAt(op.getLoc(), "'" + op.getName().getStringRef() +
+                                        "' reads a value defined outside " + name);
+      operands.push_back(&it->second);
+    }
+    SmallVector<Tensor> results;
+    if (llvm::Error err = evaluateOp(op, ctx, operands, results))
+      return std::move(err);
+    for (auto [i, r] : llvm::enumerate(op.getResults()))
+      env[r] = std::move(results[i]);
+    for (Value v : op.getOperands())
+      if (lastUse.lookup(v) == &op)
+        env.erase(v);
+  }
+  return errorAt(fn.getLoc(), name + " has no func.return");
+}
+
+//===----------------------------------------------------------------------===//
+// Shared with ReferencePlanned.cpp (ir/ReferenceRunSupport.h)
+//===----------------------------------------------------------------------===//
+
+std::string ref::detail::typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+std::string ref::detail::tensorTypeString(const ref::Tensor &t) {
+  std::string s = "tensor<";
+  for (int64_t d : t.shape())
+    s += std::to_string(d) + "x";
+  return s + ref::typeName(t.type()) + ">";
+}
+
+bool ref::detail::matches(const ref::Tensor &t, Type type) {
+  auto tt = dyn_cast<RankedTensorType>(type);
+  if (!tt)
+    return false;
+  FailureOr<ref::ElemType> et = ref::elemTypeOf(tt.getElementType());
+  return succeeded(et) && *et == t.type() && llvm::equal(tt.getShape(), t.shape());
+}
+
+void ref::detail::printLocation(llvm::raw_ostream &os, Location loc) {
+  FileLineColLoc flc;
+  loc->walk([&](Location l) {
+    if (auto f = dyn_cast<FileLineColLoc>(l)) {
+      flc = f;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (flc)
+    os << flc.getFilename().getValue() << ":" << flc.getLine() << ":"
+       << flc.getColumn();
+  else
+    os << loc;
+}
+
+llvm::Error ref::detail::errorAt(Location loc, const llvm::Twine &message) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  printLocation(os, loc);
+  os << ": error: " << message;
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), s);
+}
+
+llvm::Error ref::detail::evaluateOp(Operation &op, EvalContext &ctx,
+                                    ArrayRef<const Tensor *> operands,
+                                    SmallVectorImpl<Tensor> &results) {
+  auto iface = dyn_cast<ReferenceOpInterface>(op);
+  if (!iface)
+    return errorAt(op.getLoc(), "'" + op.getName().getStringRef() +
+                                    "' has no reference semantics");
+  // Captures the diagnostics of a failing evaluate() call.
   std::string diagnostics;
-  ScopedDiagnosticHandler handler(fn.getContext(), [&](Diagnostic &d) {
+  ScopedDiagnosticHandler handler(op.getContext(), [&](Diagnostic &d) {
     if (d.getSeverity() != DiagnosticSeverity::Error)
       return success();
     llvm::raw_string_ostream os(diagnostics);
@@ -190,50 +228,22 @@ ref::runFunction(func::FuncOp fn, ArrayRef<Tensor> args, const RunOptions &opts)
     }
     return success();
   });
-
-  EvalContext ctx(opts.precision);
-  for (Operation &op : body) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      std::vector<Tensor> out;
-      for (Value v : ret.getOperands())
-        out.push_back(env.lookup(v));
-      return out;
-    }
-    auto iface = dyn_cast<ReferenceOpInterface>(op);
-    if (!iface)
-      return errorAt(op.getLoc(), "'" + op.getName().getStringRef() +
-                                      "' has no reference semantics");
-    SmallVector<const Tensor *> operands;
-    for (Value v : op.getOperands()) {
-      auto it = env.find(v);
-      if (it == env.end())
-        return errorAt(op.getLoc(), "'" + op.getName().getStringRef() +
-                                        "' reads a value defined outside " + name);
-      operands.push_back(&it->second);
-    }
-    SmallVector<Tensor> results;
-    if (failed(iface.evaluate(ctx, operands, results))) {
-      if (diagnostics.empty())
-        return errorAt(op.getLoc(),
-                       "evaluating '" + op.getName().getStringRef() + "' failed");
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), diagnostics);
-    }
-    if (results.size() != op.getNumResults())
-      return errorAt(op.getLoc(), "reference of '" + op.getName().getStringRef() +
-                                      "' produced " + std::to_string(results.size()) +
-                                      " results, expected " +
-                                      std::to_string(op.getNumResults()));
-    for (auto [i, r] : llvm::enumerate(op.getResults())) {
-      if (!matches(results[i], r.getType()))
-        return errorAt(op.getLoc(), "reference of '" + op.getName().getStringRef() +
-                                        "' produced " + tensorTypeString(results[i]) +
-                                        " for result #" + std::to_string(i) +
-                                        ", expected " + typeString(r.getType()));
-      env[r] = std::move(results[i]);
-    }
-    for (Value v : op.getOperands())
-      if (lastUse.lookup(v) == &op)
-        env.erase(v);
+  if (failed(iface.evaluate(ctx, operands, results))) {
+    if (diagnostics.empty())
+      return errorAt(op.getLoc(),
+                     "evaluating '" + op.getName().getStringRef() + "' failed");
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), diagnostics);
   }
-  return errorAt(fn.getLoc(), name + " has no func.return");
+  if (results.size() != op.getNumResults())
+    return errorAt(op.getLoc(), "reference of '" + op.getName().getStringRef() +
+                                    "' produced " + std::to_string(results.size()) +
+                                    " results, expected " +
+                                    std::to_string(op.getNumResults()));
+  for (auto [i, r] : llvm::enumerate(op.getResults()))
+    if (!matches(results[i], r.getType()))
+      return errorAt(op.getLoc(), "reference of '" + op.getName().getStringRef() +
+                                      "' produced " + tensorTypeString(results[i]) +
+                                      " for result #" + std::to_string(i) +
+                                      ", expected " + typeString(r.getType()));
+  return llvm::Error::success();
 }

@@ -15,6 +15,22 @@ int runGradcheck(const Options &opts, mlir::ModuleOp module);
 /// `kiln run --gradients` (GradCheck.cpp): the gradient step on one batch.
 int runGradients(const Options &opts, mlir::ModuleOp module);
 
+/// `kiln compile --emit=fused-mlir / --report / --memory-plan-svg`
+/// (Report.cpp): the fused, planned training step.
+int runCompileFused(const Options &opts, mlir::ModuleOp module);
+
+/// `kiln difftest` (DiffTest.cpp): unfused vs fused+planned on the
+/// interpreter.
+int runDifftest(const Options &opts, mlir::ModuleOp module);
+
+/// The pipeline of `kiln train` (verify-model, autodiff and, with
+/// `withOptimizer`, optimizer, eval-function, canonicalize, CSE); false
+/// after the pass printed its error.
+bool runTrainingPipeline(mlir::ModuleOp module, bool withOptimizer);
+
+/// --kiln-fuse then --kiln-plan-memory on every function.
+bool runFuseAndPlan(mlir::ModuleOp module);
+
 } // namespace kiln::tool
 
 #endif // KILN_TOOLS_KILN_COMMANDS_H

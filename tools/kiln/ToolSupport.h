@@ -19,7 +19,6 @@
 #include "llvm/Support/Error.h"
 
 #include <optional>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,8 +52,14 @@ struct Options {
   std::string checkpointDir;
   bool resume = false;
   std::string metricsFile;
-  // kiln gradcheck
+  // kiln compile
+  std::string reportFile;
+  std::string svgFile;
+  // kiln gradcheck, kiln difftest
   double tolerance = 1e-6;
+  bool toleranceGiven = false;
+  // kiln difftest
+  bool perturbPlan = false;
   int64_t maxElements = 16;
 };
 

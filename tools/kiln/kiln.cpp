@@ -6,6 +6,8 @@
 //            --output-dir DIR
 //   kiln train MODEL --data DIR [--eval-data DIR] [--epochs N] [--steps N] ...
 //   kiln gradcheck MODEL [--seed N] [--tolerance X]
+//   kiln compile MODEL --emit=fused-mlir | --report FILE.json | --memory-plan-svg FILE.svg
+//   kiln difftest MODEL [--seed N] [--precision f64|native] [--steps N] [--tolerance X]
 //
 // MODEL is a .kiln file (or, for compiler developers, a .mlir module with a
 // func.func @forward). Every error says where and what, and exits non-zero.
@@ -48,6 +50,14 @@ commands:
   check MODEL                      parse and check a model; exit 0 if it is valid
   compile MODEL --emit=mlir        print the model's kiln IR
           [-o FILE]                  (to FILE instead of stdout)
+  compile MODEL --emit=fused-mlir  print the fused, planned training step (the
+                                     pipeline of train, then --kiln-fuse and
+                                     --kiln-plan-memory)
+          [--report FILE.json]       write kernels, library calls, bytes moved
+                                     and arena sizes of every function against
+                                     the unfused program (docs/fusion.md);
+                                     with or without --emit
+          [--memory-plan-svg FILE]   draw @train_step's arena over time
   run MODEL --output-dir DIR       run the forward pass and write every output
           [--device reference]       as DIR/NAME.npy
           [--input NAME=FILE.npy]    (repeatable; missing inputs are random)
@@ -75,6 +85,16 @@ commands:
           [--max-elements N]         exit 1 above X (1e-6); N elements per
                                      parameter (16) plus random directions
 
+  difftest MODEL                   run the gradient step and --steps full steps
+          [--seed N]                 unfused (interpreter) and fused+planned (in
+          [--precision f64|native]   its planned buffers, poisoned arena) on
+          [--steps N]                random inputs/parameters from the seed;
+          [--tolerance X]            print the worst relative error per
+          [--perturb-plan]           quantity; exit 1 above X (f64: 1e-10;
+                                     native: 1e-5, see docs/fusion.md).
+                                     --perturb-plan moves one arena buffer onto
+                                     a live one: the check must then fail
+
 common options:
   --set NAME=INT     override a model argument, e.g. --set batch=4
   -h, --help         show this help
@@ -98,9 +118,9 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     return false;
   }
   if (cmd != "check" && cmd != "compile" && cmd != "run" && cmd != "train" &&
-      cmd != "gradcheck") {
+      cmd != "gradcheck" && cmd != "difftest") {
     fail("unknown command '" + cmd +
-         "' (expected check, compile, run, train or gradcheck; see kiln --help)");
+         "' (expected check, compile, run, train, gradcheck or difftest; see kiln --help)");
     return false;
   }
   opts.command = cmd.str();
@@ -146,6 +166,10 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     if (flag == "--emit") {
       if (!allowed({"compile"}) || !needValue(i, flag, inlineValue, opts.emit))
         return false;
+    } else if (flag == "--report" || flag == "--memory-plan-svg") {
+      if (!allowed({"compile"}) ||
+          !needValue(i, flag, inlineValue, flag == "--report" ? opts.reportFile : opts.svgFile))
+        return false;
     } else if (flag == "-o") {
       if (!allowed({"compile"}) || !needValue(i, flag, inlineValue, opts.outputFile))
         return false;
@@ -156,16 +180,19 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
       if (!allowed({"run", "train"}) || !needValue(i, flag, inlineValue, opts.device))
         return false;
     } else if (flag == "--precision") {
-      if (!allowed({"run", "train"}) || !needValue(i, flag, inlineValue, opts.precision))
+      if (!allowed({"run", "train", "difftest"}) ||
+          !needValue(i, flag, inlineValue, opts.precision))
         return false;
-    } else if (flag == "--gradients" || flag == "--resume") {
-      if (!allowed({flag == "--gradients" ? "run" : "train"}))
+    } else if (flag == "--gradients" || flag == "--resume" || flag == "--perturb-plan") {
+      if (!allowed({flag == "--gradients" ? "run" : flag == "--resume" ? "train" : "difftest"}))
         return false;
       if (!inlineValue.empty()) {
         fail("option '" + flag + "' takes no value");
         return false;
       }
-      (flag == "--gradients" ? opts.gradients : opts.resume) = true;
+      (flag == "--gradients" ? opts.gradients
+       : flag == "--resume"  ? opts.resume
+                             : opts.perturbPlan) = true;
     } else if (flag == "--data" || flag == "--eval-data" || flag == "--checkpoint" ||
                flag == "--metrics") {
       std::string &out = flag == "--data"         ? opts.dataDir
@@ -176,7 +203,9 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
         return false;
     } else if (flag == "--epochs" || flag == "--steps" || flag == "--batch-size" ||
                flag == "--max-elements") {
-      if (!allowed({flag == "--max-elements" ? "gradcheck" : "train"}) ||
+      if (!(flag == "--max-elements" ? allowed({"gradcheck"})
+            : flag == "--steps"      ? allowed({"train", "difftest"})
+                                     : allowed({"train"})) ||
           !needValue(i, flag, inlineValue, value))
         return false;
       int64_t &out = flag == "--epochs"  ? opts.epochs
@@ -188,14 +217,15 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
         return false;
       }
     } else if (flag == "--tolerance") {
-      if (!allowed({"gradcheck"}) || !needValue(i, flag, inlineValue, value))
+      if (!allowed({"gradcheck", "difftest"}) || !needValue(i, flag, inlineValue, value))
         return false;
+      opts.toleranceGiven = true;
       if (llvm::StringRef(value).getAsDouble(opts.tolerance) || !(opts.tolerance > 0)) {
         fail("--tolerance expects a positive number, found '" + value + "'");
         return false;
       }
     } else if (flag == "--seed") {
-      if (!allowed({"run", "train", "gradcheck"}) ||
+      if (!allowed({"run", "train", "gradcheck", "difftest"}) ||
           !needValue(i, flag, inlineValue, value))
         return false;
       if (!parseInt(value, opts.seed)) {
@@ -235,10 +265,22 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     fail("'kiln " + opts.command + "' expects a model file");
     return false;
   }
-  if (opts.command == "compile" && opts.emit != "mlir") {
-    fail(opts.emit.empty() ? llvm::Twine("'kiln compile' expects --emit=mlir")
-                           : "unknown --emit kind '" + opts.emit + "' (expected mlir)");
-    return false;
+  if (opts.command == "compile") {
+    bool fusedOutputs = !opts.reportFile.empty() || !opts.svgFile.empty();
+    if (opts.emit.empty() && !fusedOutputs) {
+      fail("'kiln compile' expects --emit=mlir, --emit=fused-mlir, --report or "
+           "--memory-plan-svg");
+      return false;
+    }
+    if (!opts.emit.empty() && opts.emit != "mlir" && opts.emit != "fused-mlir") {
+      fail("unknown --emit kind '" + opts.emit + "' (expected mlir or fused-mlir)");
+      return false;
+    }
+    if (opts.emit == "mlir" && fusedOutputs) {
+      fail("--report and --memory-plan-svg describe the fused step: use them with "
+           "--emit=fused-mlir or alone, not with --emit=mlir");
+      return false;
+    }
   }
   if (opts.command == "run" && opts.outputDir.empty()) {
     fail("'kiln run' expects --output-dir DIR");
@@ -264,7 +306,7 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
       }
     opts.overrides.emplace_back("batch", opts.batchSize);
   }
-  if (opts.command == "run" || opts.command == "train") {
+  if (opts.command == "run" || opts.command == "train" || opts.command == "difftest") {
     if (opts.device != "reference") {
       fail("unknown device '" + opts.device +
            "': this build runs models on the reference interpreter "
@@ -389,7 +431,9 @@ int main(int argc, char **argv) {
   if (opts.command == "check")
     return runCheck(opts, *module);
   if (opts.command == "compile")
-    return runCompile(opts, *module);
+    return opts.emit == "mlir" ? runCompile(opts, *module) : runCompileFused(opts, *module);
+  if (opts.command == "difftest")
+    return runDifftest(opts, *module);
   if (opts.command == "train")
     return runTrain(opts, *module);
   if (opts.command == "gradcheck")
