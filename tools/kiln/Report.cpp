@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/kiln/Commands.h"
 
+#include "passes/MemoryPlan.h"
 #include "passes/Passes.h"
 #include "passes/StepReport.h"
 
@@ -43,6 +44,7 @@ bool runTrainingPipeline(ModuleOp module, bool withOptimizer) {
 bool runFuseAndPlan(ModuleOp module) {
   PassManager pm(module.getContext());
   pm.addPass(createKilnFuse());
+  pm.addPass(createKilnPlanMemory());
   return succeeded(pm.run(module));
 }
 
@@ -97,8 +99,16 @@ int runCompileFused(const Options &opts, ModuleOp module) {
         }))
       return 1;
   }
-  if (!opts.svgFile.empty())
-    return fail("--memory-plan-svg needs --kiln-plan-memory, which this build does not have yet");
+  if (!opts.svgFile.empty()) {
+    auto step = module.lookupSymbol<func::FuncOp>("train_step");
+    if (!step)
+      return fail("'" + opts.model + "' has no @train_step to draw");
+    bool drawn = true;
+    if (!writeFile(opts.svgFile, [&](llvm::raw_ostream &os) {
+          drawn = succeeded(writeMemoryPlanSvg(step, os));
+        }) || !drawn)
+      return 1;
+  }
   return 0;
 }
 
