@@ -19,8 +19,9 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-constexpr double kWidth = 960, kHeight = 540;
-constexpr double kLeft = 80, kRight = 230, kTop = 40, kBottom = 50;
+// Integers, so that raw_ostream prints them plainly.
+constexpr int kWidth = 960, kHeight = 540;
+constexpr int kLeft = 80, kRight = 230, kTop = 40, kBottom = 50;
 
 std::string escape(StringRef s) {
   std::string out;
@@ -85,7 +86,7 @@ LogicalResult kiln::writeMemoryPlanSvg(func::FuncOp fn, llvm::raw_ostream &os) {
 
   // Axes, with ticks: op index along x, arena offset along y.
   os << "<g stroke=\"#333\" fill=\"none\"><path d=\"M" << kLeft << " " << kTop << " V"
-     << y(0) << " H" << x(ops) << "\"/></g>\n<g fill=\"#333\">\n";
+     << num(y(0)) << " H" << num(x(ops)) << "\"/></g>\n<g fill=\"#333\">\n";
   int64_t xStep = std::max<int64_t>(1, (ops + 9) / 10);
   for (int64_t i = 0; i <= ops; i += xStep)
     os << "<text x=\"" << num(x(i)) << "\" y=\"" << num(y(0) + 16)
@@ -93,7 +94,8 @@ LogicalResult kiln::writeMemoryPlanSvg(func::FuncOp fn, llvm::raw_ostream &os) {
   for (int t = 0; t <= 4; ++t) {
     double bytes = scale * t / 4.0;
     os << "<text x=\"" << kLeft - 6 << "\" y=\"" << num(y(bytes) + 4)
-       << "\" text-anchor=\"end\">" << num(bytes / unit.divisor) << "</text>\n";
+       << "\" text-anchor=\"end\">" << llvm::format("%.2f", bytes / unit.divisor)
+       << "</text>\n";
   }
   os << "<text x=\"" << num(kLeft + plotW / 2) << "\" y=\"" << kHeight - 12
      << "\" text-anchor=\"middle\">op index</text>\n";
@@ -118,18 +120,22 @@ LogicalResult kiln::writeMemoryPlanSvg(func::FuncOp fn, llvm::raw_ostream &os) {
   }
 
   // The lower bound and the peak.
-  auto line = [&](int64_t bytes, const char *color, const char *dash, StringRef label) {
+  // The two labels sit beside their lines, the lower bound's below the
+  // peak's when the lines are too close to read both.
+  auto line = [&](int64_t bytes, const char *color, const char *dash, StringRef label,
+                  double nudge) {
     os << "<line x1=\"" << kLeft << "\" x2=\"" << num(x(ops)) << "\" y1=\"" << num(y(bytes))
        << "\" y2=\"" << num(y(bytes)) << "\" stroke=\"" << color << "\" stroke-width=\"1.5\""
        << (*dash ? " stroke-dasharray=\"" : "") << dash << (*dash ? "\"" : "") << "/>\n";
-    os << "<text x=\"" << num(x(ops) + 4) << "\" y=\"" << num(y(bytes) + 4) << "\" fill=\""
+    os << "<text x=\"" << num(x(ops) + 4) << "\" y=\"" << num(y(bytes) + 4 + nudge) << "\" fill=\""
        << color << "\">" << label << "</text>\n";
   };
-  line(plan.getArena(), "#000", "", "peak");
-  line(plan.getLowerBound(), "#c00", "6 3", "lower bound");
+  double gap = y(plan.getLowerBound()) - y(plan.getArena());
+  line(plan.getArena(), "#000", "", "peak", 0);
+  line(plan.getLowerBound(), "#c00", "6 3", "lower bound", gap < 14 ? 14 - gap : 0);
 
   // Legend: kinds, then the numbers.
-  double lx = kWidth - kRight + 70, ly = kTop + 10;
+  int lx = kWidth - kRight + 70, ly = kTop + 10;
   for (FusionKind kind : {FusionKind::loop, FusionKind::reduction, FusionKind::composite,
                           FusionKind::library, FusionKind::view}) {
     os << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\""
@@ -140,7 +146,7 @@ LogicalResult kiln::writeMemoryPlanSvg(func::FuncOp fn, llvm::raw_ostream &os) {
   auto figure = [&](StringRef label, int64_t bytes) {
     ly += 18;
     os << "<text x=\"" << lx << "\" y=\"" << ly << "\">" << label << " = "
-       << num(bytes / unit.divisor) << " " << unit.name << "</text>\n";
+       << llvm::format("%.2f", bytes / unit.divisor) << " " << unit.name << "</text>\n";
   };
   figure("arena", plan.getArena());
   figure("lower bound", plan.getLowerBound());

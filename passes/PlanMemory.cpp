@@ -310,13 +310,13 @@ struct PlanMemoryPass : kiln::impl::KilnPlanMemoryBase<PlanMemoryPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
-      module.emitError("kiln-plan-memory: alignment ")
-          << alignment << " is not a power of two";
+    int64_t align = alignment;
+    if (align <= 0 || !llvm::isPowerOf2_64(align)) {
+      module.emitError("kiln-plan-memory: alignment ") << align << " is not a power of two";
       return signalPassFailure();
     }
     for (auto fn : module.getOps<func::FuncOp>())
-      if (!fn.isExternal() && failed(FunctionPlanner(fn, alignment).run()))
+      if (!fn.isExternal() && failed(FunctionPlanner(fn, align).run()))
         return signalPassFailure();
   }
 };
