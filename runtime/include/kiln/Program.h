@@ -75,6 +75,9 @@ struct TensorDesc {
 struct KernelDesc {
   std::string name;   ///< stable, content-derived: kiln_<kind>_<16 hex digits>
   std::string source; ///< complete CUDA C++ translation unit (prelude included)
+  /// Element type of each pointer parameter, in order (a launch of this
+  /// kernel passes exactly these many tensors, of these dtypes).
+  std::vector<DType> argDTypes;
   struct Binary {
     std::string arch; ///< "sm_80", "sm_90", ...
     std::string cubin;
