@@ -63,6 +63,22 @@ def Kiln_FusionOpInterface : OpInterface<"FusionOpInterface"> {
   ];
 }
 
+def Kiln_ScalarFormulaOpInterface : OpInterface<"ScalarFormulaOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    Elementwise ops whose semantics is one function of ir/Scalar.h applied
+    to their operands (unary and binary arithmetic). The reference
+    interpreter instantiates that function in C++; the CUDA emitter prints
+    a call of the same name against its device prelude
+    (codegen/CudaPrelude.cpp), so the formula is declared once.
+  }];
+  let methods = [
+    InterfaceMethod<"The name of the scalar function in ir/Scalar.h.",
+      "::llvm::StringRef", "getScalarFn", (ins), [{}],
+      [{ return ConcreteOp::kScalarFn; }]>,
+  ];
+}
+
 def Kiln_IndexOperandOpInterface : OpInterface<"IndexOperandOpInterface"> {
   let cppNamespace = "::kiln";
   let description = [{

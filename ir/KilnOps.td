@@ -40,7 +40,8 @@ class Kiln_Op<string mnemonic, string fusionClass, list<Trait> traits = []>
 class Kiln_UnaryOp<string mnemonic, string fn, string summaryText,
                    Type tensorType = Kiln_FloatTensor>
     : Kiln_Op<mnemonic, "elementwise", [SameOperandsAndResultType, Elementwise,
-                                        Kiln_Differentiable]> {
+                                        Kiln_Differentiable,
+                                        Kiln_ScalarFormulaOpInterface]> {
   let summary = summaryText;
   let description = "Elementwise `" # fn # "(x)`.\n\n```mlir\n%r = kiln."
       # mnemonic # " %x : tensor<4x8xf32>\n```";
@@ -84,7 +85,8 @@ def Kiln_NotOp : Kiln_UnaryOp<"not", "logical_not", "logical not", Kiln_LogicalT
 class Kiln_BinaryOp<string mnemonic, string fn, string summaryText,
                     Type tensorType = Kiln_NumericTensor>
     : Kiln_Op<mnemonic, "elementwise", [SameOperandsAndResultType, Elementwise,
-                                        Kiln_Differentiable]> {
+                                        Kiln_Differentiable,
+                                        Kiln_ScalarFormulaOpInterface]> {
   let summary = summaryText;
   let description = "Elementwise `" # fn # "(lhs, rhs)` on operands of one "
       # "type; broadcasting is explicit (`kiln.broadcast`).\n\n```mlir\n"

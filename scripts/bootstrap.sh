@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PACKAGES=(
   cmake ninja-build g++ git
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools lld-22
-  libgtest-dev nlohmann-json3-dev
+  libgtest-dev nlohmann-json3-dev libboost-context-dev libflatbuffers-dev flatbuffers-compiler
   libonnx-testdata python3-numpy python3-onnx python3-torch
 )
 
