@@ -26,8 +26,10 @@ const char *cudaPrelude() {
 #define KILN_PRELUDE
 #ifndef KILN_HOST_SIMT
 #define KILN_INF __int_as_float(0x7f800000)
+#define KILN_NAN __int_as_float(0x7fc00000)
 #else
 #define KILN_INF __builtin_inff()
+#define KILN_NAN __builtin_nanf("")
 #endif
 namespace kiln_dev {
 typedef long long i64;
