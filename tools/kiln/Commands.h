@@ -19,6 +19,10 @@ int runGradients(const Options &opts, mlir::ModuleOp module);
 /// (Report.cpp): the fused, planned training step.
 int runCompileFused(const Options &opts, mlir::ModuleOp module);
 
+/// `kiln compile MODEL -o MODEL.kart [--arch ...] [--report FILE.json]`
+/// (CompileArtifact.cpp): the artifact.
+int runCompileArtifact(const Options &opts, mlir::ModuleOp module);
+
 /// `kiln difftest` (DiffTest.cpp): unfused vs fused+planned on the
 /// interpreter.
 int runDifftest(const Options &opts, mlir::ModuleOp module);

@@ -60,6 +60,11 @@ struct Options {
   bool toleranceGiven = false;
   // kiln difftest
   bool perturbPlan = false;
+  /// --shuffle-threads: the host device resumes threads in a random order
+  /// after each barrier.
+  bool shuffleThreads = false;
+  // kiln compile -o X.kart
+  std::string archs = "sm_80,sm_90";
   int64_t maxElements = 16;
 };
 

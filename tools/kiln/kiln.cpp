@@ -48,6 +48,11 @@ constexpr const char *kUsage = R"(usage: kiln <command> [options]
 
 commands:
   check MODEL                      parse and check a model; exit 0 if it is valid
+  compile MODEL -o MODEL.kart      compile the training program into an artifact:
+          [--arch sm_80,sm_90]       CUDA kernels (NVRTC cubins + PTX), steps,
+                                     initial parameters (from --seed)
+          [--report FILE.json]       kernels' registers/spills/shared memory,
+                                     compile time per stage
   compile MODEL --emit=mlir        print the model's kiln IR
           [-o FILE]                  (to FILE instead of stdout)
   compile MODEL --emit=fused-mlir  print the fused, planned training step (the
@@ -59,7 +64,9 @@ commands:
                                      with or without --emit
           [--memory-plan-svg FILE]   draw @train_step's arena over time
   run MODEL --output-dir DIR       run the forward pass and write every output
-          [--device reference]       as DIR/NAME.npy
+          [--device D]               as DIR/NAME.npy; D = reference (the f64
+                                     interpreter, default), host (the CUDA
+                                     kernels emulated on the CPU), cuda, auto
           [--input NAME=FILE.npy]    (repeatable; missing inputs are random)
           [--seed N]                 seed of random inputs and parameters (0)
           [--precision native|f64]   interpreter precision (native)
@@ -94,6 +101,11 @@ commands:
                                      native: 1e-5, see docs/fusion.md).
                                      --perturb-plan moves one arena buffer onto
                                      a live one: the check must then fail
+          [--device host|cuda|auto]  run the fused side as generated CUDA
+                                     kernels on a device instead (tolerance
+                                     2e-3, f32 kernels vs the interpreter)
+          [--shuffle-threads]        host device: resume threads in a random
+                                     order after each barrier
 
 common options:
   --set NAME=INT     override a model argument, e.g. --set batch=4
@@ -177,8 +189,15 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
       if (!allowed({"run"}) || !needValue(i, flag, inlineValue, opts.outputDir))
         return false;
     } else if (flag == "--device") {
-      if (!allowed({"run", "train"}) || !needValue(i, flag, inlineValue, opts.device))
+      if (!allowed({"run", "train", "difftest"}) || !needValue(i, flag, inlineValue, opts.device))
         return false;
+    } else if (flag == "--arch") {
+      if (!allowed({"compile"}) || !needValue(i, flag, inlineValue, opts.archs))
+        return false;
+    } else if (flag == "--shuffle-threads") {
+      if (!allowed({"difftest"}))
+        return false;
+      opts.shuffleThreads = true;
     } else if (flag == "--precision") {
       if (!allowed({"run", "train", "difftest"}) ||
           !needValue(i, flag, inlineValue, opts.precision))
@@ -267,7 +286,18 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
   }
   if (opts.command == "compile") {
     bool fusedOutputs = !opts.reportFile.empty() || !opts.svgFile.empty();
-    if (opts.emit.empty() && !fusedOutputs) {
+    const bool artifact = llvm::StringRef(opts.outputFile).ends_with(".kart");
+    if (artifact && !opts.emit.empty()) {
+      fail("-o " + opts.outputFile + " writes the artifact: it takes no --emit");
+      return false;
+    }
+    if (artifact && !opts.svgFile.empty()) {
+      fail("--memory-plan-svg goes with --emit=fused-mlir or alone, not with -o X.kart");
+      return false;
+    }
+    if (artifact)
+      fusedOutputs = false;
+    else if (opts.emit.empty() && !fusedOutputs) {
       fail("'kiln compile' expects --emit=mlir, --emit=fused-mlir, --report or "
            "--memory-plan-svg");
       return false;
@@ -307,10 +337,9 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     opts.overrides.emplace_back("batch", opts.batchSize);
   }
   if (opts.command == "run" || opts.command == "train" || opts.command == "difftest") {
-    if (opts.device != "reference") {
-      fail("unknown device '" + opts.device +
-           "': this build runs models on the reference interpreter "
-           "(--device reference)");
+    if (opts.device != "reference" && opts.device != "host" && opts.device != "cuda" &&
+        opts.device != "auto") {
+      fail("unknown device '" + opts.device + "' (expected auto, cuda, host or reference)");
       return false;
     }
     if (opts.precision != "native" && opts.precision != "f64") {
@@ -431,7 +460,9 @@ int main(int argc, char **argv) {
   if (opts.command == "check")
     return runCheck(opts, *module);
   if (opts.command == "compile")
-    return opts.emit == "mlir" ? runCompile(opts, *module) : runCompileFused(opts, *module);
+    return llvm::StringRef(opts.outputFile).ends_with(".kart") ? runCompileArtifact(opts, *module)
+           : opts.emit == "mlir"                                 ? runCompile(opts, *module)
+                                                                 : runCompileFused(opts, *module);
   if (opts.command == "difftest")
     return runDifftest(opts, *module);
   if (opts.command == "train")

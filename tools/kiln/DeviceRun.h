@@ -1,0 +1,65 @@
+//===- DeviceRun.h - Running planned functions on a runtime device -*- C++ -*-===//
+//
+// The bridge between the tool (which holds values as ref::Tensor, the
+// interpreter's form) and the runtime: a fused, planned copy of a module is
+// built into a kiln::rt::Program (codegen/ArtifactBuilder.h) and prepared
+// on a device (host, cuda, or auto = cuda when a GPU is there, else host,
+// saying which). `run` writes every argument into its planned bytes (input
+// and persistent regions), runs the function's steps on the device, and
+// reads every result back.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TOOLS_KILN_DEVICERUN_H
+#define KILN_TOOLS_KILN_DEVICERUN_H
+
+#include "ir/ReferenceTensor.h"
+#include "kiln/Device.h"
+#include "kiln/Program.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace kiln::tool {
+
+struct DeviceRunOptions {
+  std::string device = "host"; ///< host, cuda or auto
+  rt::DeviceOptions runtime;
+};
+
+class DeviceRunner {
+public:
+  /// Fuses and plans a copy of `module` (whose functions are ready for
+  /// --kiln-fuse), builds the program and prepares it on the device.
+  static llvm::Expected<std::unique_ptr<DeviceRunner>> create(mlir::ModuleOp module,
+                                                              const DeviceRunOptions &options);
+  /// Prepares an already built program (a loaded .kart).
+  static llvm::Expected<std::unique_ptr<DeviceRunner>> create(rt::Program program,
+                                                              const DeviceRunOptions &options);
+
+  /// Runs @function with `args` (in argument order) and returns its results.
+  llvm::Expected<std::vector<ref::Tensor>> run(llvm::StringRef function, llvm::ArrayRef<ref::Tensor> args);
+
+  /// "host" or "cuda".
+  const char *deviceName() const { return device->name(); }
+  /// Why auto chose what it chose ("" otherwise).
+  const std::string &note() const { return why; }
+  const rt::Program &program() const { return prog; }
+  /// Seconds the device spent in prepare (kernel compilation, allocation).
+  double prepareSeconds() const { return prepareTime; }
+
+private:
+  rt::Program prog;
+  std::unique_ptr<rt::Device> device;
+  std::string why;
+  double prepareTime = 0;
+};
+
+/// rt::DType <-> the interpreter's element type.
+ref::ElemType toElemType(rt::DType t);
+
+} // namespace kiln::tool
+
+#endif // KILN_TOOLS_KILN_DEVICERUN_H
