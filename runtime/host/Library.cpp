@@ -154,50 +154,58 @@ void epilogueRow(Epilogue e, const T *acc, int64_t n, const T *bias, const T *au
   }
 }
 
-/// D = epilogue(op(A) op(B)) for one batch entry; `B` is [k, n] row-major
-/// (already packed when transpose_b). Rows are computed four at a time,
-/// columns in tiles, p ascending for every element.
+/// Register tile of the micro-kernel: kMr rows by nr<T>() columns (two SSE
+/// registers' worth of columns per row, so the 4 x 2 accumulators stay in
+/// registers).
+constexpr int64_t kMr = 4;
+template <typename T> constexpr int64_t nr() { return 32 / sizeof(T); }
+
+/// Packs op(B) of one batch entry into column panels of nr<T>() columns:
+/// panel q holds, for p = 0..k-1, the nr values B(p, q*nr .. q*nr+nr-1),
+/// zero past column n.
 template <typename T>
-void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *B, const T *bias,
-                const T *aux, T *D, int64_t rowBegin, int64_t rowEnd) {
-  constexpr int64_t kRows = 4, kCols = 256;
-  const int64_t m = s.m, n = s.n, k = s.k;
-  T acc[kRows][kCols];
-  // A(i, p) for the (possibly transposed) A.
-  auto a = [&](int64_t i, int64_t p) { return s.ta ? A[p * m + i] : A[i * k + p]; };
-  for (int64_t i0 = rowBegin; i0 < rowEnd; i0 += kRows) {
-    const int64_t rows = std::min(kRows, rowEnd - i0);
-    for (int64_t j0 = 0; j0 < n; j0 += kCols) {
-      const int64_t cols = std::min(kCols, n - j0);
-      for (int64_t r = 0; r < kRows; ++r)
-        for (int64_t j = 0; j < cols; ++j)
-          acc[r][j] = T(0);
-      if (rows == kRows) {
-        for (int64_t p = 0; p < k; ++p) {
-          const T *b = B + p * n + j0;
-          const T a0 = a(i0, p), a1 = a(i0 + 1, p), a2 = a(i0 + 2, p), a3 = a(i0 + 3, p);
-          for (int64_t j = 0; j < cols; ++j) {
-            const T bj = b[j];
-            acc[0][j] += a0 * bj;
-            acc[1][j] += a1 * bj;
-            acc[2][j] += a2 * bj;
-            acc[3][j] += a3 * bj;
-          }
-        }
-      } else {
-        for (int64_t p = 0; p < k; ++p) {
-          const T *b = B + p * n + j0;
-          for (int64_t r = 0; r < rows; ++r) {
-            const T ar = a(i0 + r, p);
-            for (int64_t j = 0; j < cols; ++j)
-              acc[r][j] += ar * b[j];
-          }
-        }
+void packB(const MatmulShape &s, const T *B, std::vector<T> &panels) {
+  constexpr int64_t NR = nr<T>();
+  const int64_t n = s.n, k = s.k, np = (n + NR - 1) / NR;
+  panels.assign(static_cast<size_t>(np * k * NR), T(0));
+  for (int64_t q = 0; q < np; ++q)
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t c = 0; c < NR && q * NR + c < n; ++c) {
+        const int64_t j = q * NR + c;
+        panels[(q * k + p) * NR + c] = s.tb ? B[j * k + p] : B[p * n + j];
       }
+}
+
+/// D rows [rowBegin, rowEnd), column panels [qBegin, qEnd) =
+/// epilogue(op(A) op(B)) for one batch entry, from B's panels. Each element is one accumulator summed over p = 0..k-1
+/// in order, whatever the tiling.
+template <typename T>
+void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, const T *bias,
+                const T *aux, T *D, int64_t rowBegin, int64_t rowEnd, int64_t qBegin,
+                int64_t qEnd) {
+  constexpr int64_t NR = nr<T>();
+  const int64_t m = s.m, n = s.n, k = s.k;
+  std::vector<T> packedA(static_cast<size_t>(k * kMr));
+  for (int64_t i0 = rowBegin; i0 < rowEnd; i0 += kMr) {
+    const int64_t rows = std::min(kMr, rowEnd - i0);
+    // A's rows i0.. as [p][r], zero past the last row.
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t r = 0; r < kMr; ++r)
+        packedA[p * kMr + r] =
+            r < rows ? (s.ta ? A[p * m + i0 + r] : A[(i0 + r) * k + p]) : T(0);
+    for (int64_t q = qBegin; q < qEnd; ++q) {
+      const T *bp = panels + q * k * NR;
+      const T *ap = packedA.data();
+      T c[kMr][NR] = {};
+      for (int64_t p = 0; p < k; ++p, bp += NR, ap += kMr)
+        for (int64_t r = 0; r < kMr; ++r)
+          for (int64_t x = 0; x < NR; ++x)
+            c[r][x] += ap[r] * bp[x];
+      const int64_t j0 = q * NR, cols = std::min(NR, n - j0);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
-        epilogueRow(e, acc[r], cols, bias ? bias + j0 : nullptr,
-                    aux ? aux + i * n + j0 : nullptr, D + i * n + j0);
+        epilogueRow(e, c[r], cols, bias ? bias + j0 : nullptr, aux ? aux + i * n + j0 : nullptr,
+                    D + i * n + j0);
       }
     }
   }
@@ -239,23 +247,24 @@ template <typename T> Status runMatmul(const LibraryStep &step, void *const *ptr
     break;
   }
   const int64_t m = s.m, n = s.n, k = s.k;
-  std::vector<T> packed;
-  if (s.tb)
-    packed.resize(static_cast<size_t>(k * n));
+  std::vector<T> panels;
   const double macs = double(m) * double(n) * double(k);
   for (int64_t b = 0; b < s.batch; ++b) {
     const T *Ab = A + b * m * k, *Bb = B + b * k * n;
     T *Db = D + b * m * n;
-    if (s.tb) {
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t p = 0; p < k; ++p)
-          packed[p * n + j] = Bb[j * k + p];
-      Bb = packed.data();
-    }
-    // Blocks of four rows per task keep the micro-kernel full.
-    const int64_t blocks = (m + 3) / 4;
-    parallelFor(blocks, macs, [&](int64_t b0, int64_t b1) {
-      matmulRows(s, e, Ab, Bb, bias, aux, Db, b0 * 4, std::min(m, b1 * 4));
+    packB(s, Bb, panels);
+    // A task is one row tile by a range of column panels; the panels are
+    // split only when there are fewer row tiles than threads (small m).
+    const int64_t tiles = (m + kMr - 1) / kMr, np = (n + nr<T>() - 1) / nr<T>();
+    const int64_t chunks =
+        std::min<int64_t>(np, tiles >= 8 ? 1 : (8 + tiles - 1) / tiles);
+    const int64_t perChunk = (np + chunks - 1) / chunks;
+    parallelFor(tiles * chunks, macs, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t tile = t / chunks, q0 = (t % chunks) * perChunk;
+        matmulRows(s, e, Ab, panels.data(), bias, aux, Db, tile * kMr,
+                   std::min(m, (tile + 1) * kMr), q0, std::min(np, q0 + perChunk));
+      }
     });
   }
   if (dbias) {

@@ -518,6 +518,24 @@ TEST(HostLibraryMatmul, BackwardEpiloguesMatchFiniteDifferences) {
   }
 }
 
+/// Few rows and many columns: the threads split the column panels.
+TEST(HostLibraryMatmul, SmallMLargeNSplitsColumns) {
+  std::mt19937 rng(10);
+  const int64_t m = 3, n = 1501, k = 400; // 1.8 M multiply-adds, one row tile
+  for (DType t : {DType::f32, DType::f64}) {
+    Vec A = randomVec(rng, m * k, t), B = randomVec(rng, k * n, t), bias = randomVec(rng, n, t);
+    Vec D, mag;
+    matmulRef(A, B, 1, m, n, k, false, true, D, mag);
+    for (int64_t q = 0; q < m * n; ++q) {
+      D[q] = geluRef(D[q] + bias[q % n]);
+      mag[q] = 2 * (mag[q] + std::fabs(bias[q % n]));
+    }
+    auto out = run(makeStep(LibraryOp::matmul, t, {1, m, n, k, 0, 1}, Epilogue::bias_gelu),
+                   {A, B, bias, filled(m * n)});
+    expectClose(out[3], D, mag, double(k), t, "matmul bias_gelu m=3 n=1501 k=400 tb=1");
+  }
+}
+
 /// Rows split across threads give the same bits as rows computed one by
 /// one (no sum is split, so the thread count cannot matter).
 TEST(HostLibraryMatmul, ParallelRunEqualsRowByRowBitwise) {
