@@ -1,0 +1,549 @@
+//===- Library.cpp - CPU implementations of the library steps -------------===//
+//
+// Contract: runs a kiln::rt::LibraryStep (layouts and argument orders in
+// kiln/Program.h) on host memory with the semantics of the reference
+// interpreter (ir/ReferenceKernelsNN.cpp, ir/ReferenceKernelsGrad.cpp,
+// passes/Fusion.cpp for what each epilogue spells out). Every output is
+// written with `=`; f32 steps accumulate in float, f64 steps in double, one
+// accumulator per output element, summing its terms in ascending index
+// order (matmul: p = 0..k-1; conv2d: (c, kh, kw); the adjoints: see each
+// kernel). Work is split over output rows / planes / filters across
+// std::threads only when it is large (>= kParallelMacs multiply-adds); no
+// sum is split across threads, so results do not depend on the thread count.
+//
+// Exact definitions (from the reference):
+//   relu(v)       v if v is NaN, else (v > 0 ? v : 0)
+//   gelu(v)       0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3)))
+//   gelu'(v)      0.5 (1 + t) + 0.5 v (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 v^2),
+//                 t = tanh(sqrt(2/pi) (v + 0.044715 v^3))
+//   bias          D = mm + bias[j]; bias_relu = relu(mm + bias[j]);
+//                 bias_gelu = gelu(mm + bias[j])
+//   drelu         D = aux > 0 ? mm : 0   (a select: NaN aux gives 0, and an
+//                 inf/NaN mm where aux <= 0 still gives 0)
+//   dgelu         D = mm * gelu'(aux)
+//   *_bgrad       dbias[j] = sum over rows i (ascending) of D[i, j]
+//   bgradb        dbias[j] = sum over rows p (ascending) of B[p, j]
+//   conv2d        y[n,o,oh,ow] = sum_{c,kh,kw} x[n, g*C/groups + c, ih, iw] *
+//                 w[o,c,kh,kw], ih = oh*sh - pad_top + kh*dh,
+//                 iw = ow*sw - pad_left + kw*dw, out-of-range terms skipped,
+//                 g = o / (O/groups); OH = (H + top + bottom - dh(KH-1) - 1)/sh + 1
+//   max pool      window over ih = oh*sh - top + kh (likewise w), padding
+//                 skipped; starts at -inf (a window of only padding gives
+//                 -inf); the first NaN in (kh, kw) order is the result
+//   avg pool      sum of the in-bounds elements / (count_include_pad ?
+//                 win_h*win_w : in-bounds count)  (0/0 = NaN for a window of
+//                 only padding without count_include_pad)
+//   max pool grad dy goes to one element per window: the first NaN, else
+//                 the first strictly greatest in row-major window order
+//                 (ties: the earliest); windows overlapping add
+//   avg pool grad each in-bounds element of a window gets dy / divisor
+//   OH of pool    (H + top + bottom - win_h) / stride_h + 1
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/host/Library.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kiln::rt::host {
+
+namespace {
+
+/// Work below this many multiply-adds runs on the calling thread.
+constexpr double kParallelMacs = 1e6;
+
+/// Runs fn(begin, end) over [0, count) in contiguous chunks, on up to
+/// hardware_concurrency threads when `macs` is large. Each index is handled
+/// by exactly one call, so results do not depend on the split.
+template <typename F> void parallelFor(int64_t count, double macs, F fn) {
+  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  int64_t threads = macs >= kParallelMacs ? std::min<int64_t>(hw, count) : 1;
+  threads = std::min<int64_t>(threads, 32);
+  if (threads <= 1) {
+    fn(int64_t(0), count);
+    return;
+  }
+  std::vector<std::thread> pool;
+  const int64_t chunk = (count + threads - 1) / threads;
+  for (int64_t t = 1; t < threads; ++t) {
+    const int64_t b = t * chunk, e = std::min(count, b + chunk);
+    if (b >= e)
+      break;
+    try {
+      pool.emplace_back([=] { fn(b, e); });
+    } catch (const std::exception &) {
+      fn(b, e); // no thread available: do this chunk here
+    }
+  }
+  fn(int64_t(0), std::min(count, chunk));
+  for (std::thread &t : pool)
+    t.join();
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar functions
+//===----------------------------------------------------------------------===//
+
+template <typename T> inline T reluOf(T v) { return std::isnan(v) ? v : (v > T(0) ? v : T(0)); }
+
+template <typename T> inline T geluOf(T v) {
+  const T k = T(0.79788456080286535587989211986876);
+  return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
+}
+
+template <typename T> inline T geluDerivative(T v) {
+  const T k = T(0.79788456080286535587989211986876);
+  const T c = T(0.044715);
+  const T t = std::tanh(k * (v + c * v * v * v));
+  return T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * c * v * v);
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+struct MatmulShape {
+  int64_t batch, m, n, k;
+  bool ta, tb;
+};
+
+/// Applies the elementwise part of `e` to row `i` (acc holds the sums).
+template <typename T>
+void epilogueRow(Epilogue e, const T *acc, int64_t n, const T *bias, const T *auxRow, T *out) {
+  switch (e) {
+  case Epilogue::none:
+  case Epilogue::bgradb:
+    std::memcpy(out, acc, sizeof(T) * n);
+    break;
+  case Epilogue::bias:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = acc[j] + bias[j];
+    break;
+  case Epilogue::relu:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = reluOf(acc[j]);
+    break;
+  case Epilogue::bias_relu:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = reluOf(acc[j] + bias[j]);
+    break;
+  case Epilogue::gelu:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = geluOf(acc[j]);
+    break;
+  case Epilogue::bias_gelu:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = geluOf(acc[j] + bias[j]);
+    break;
+  case Epilogue::drelu:
+  case Epilogue::drelu_bgrad:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = auxRow[j] > T(0) ? acc[j] : T(0);
+    break;
+  case Epilogue::dgelu:
+  case Epilogue::dgelu_bgrad:
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = acc[j] * geluDerivative(auxRow[j]);
+    break;
+  }
+}
+
+/// Register tile of the micro-kernel: kMr rows by nr<T>() columns (two SSE
+/// registers' worth of columns per row, so the 4 x 2 accumulators stay in
+/// registers).
+constexpr int64_t kMr = 4;
+template <typename T> constexpr int64_t nr() { return 32 / sizeof(T); }
+
+/// Packs op(B) of one batch entry into column panels of nr<T>() columns:
+/// panel q holds, for p = 0..k-1, the nr values B(p, q*nr .. q*nr+nr-1),
+/// zero past column n.
+template <typename T>
+void packB(const MatmulShape &s, const T *B, std::vector<T> &panels) {
+  constexpr int64_t NR = nr<T>();
+  const int64_t n = s.n, k = s.k, np = (n + NR - 1) / NR;
+  panels.assign(static_cast<size_t>(np * k * NR), T(0));
+  for (int64_t q = 0; q < np; ++q)
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t c = 0; c < NR && q * NR + c < n; ++c) {
+        const int64_t j = q * NR + c;
+        panels[(q * k + p) * NR + c] = s.tb ? B[j * k + p] : B[p * n + j];
+      }
+}
+
+/// D rows [rowBegin, rowEnd), column panels [qBegin, qEnd) =
+/// epilogue(op(A) op(B)) for one batch entry, from B's panels. Each element is one accumulator summed over p = 0..k-1
+/// in order, whatever the tiling.
+template <typename T>
+void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, const T *bias,
+                const T *aux, T *D, int64_t rowBegin, int64_t rowEnd, int64_t qBegin,
+                int64_t qEnd) {
+  constexpr int64_t NR = nr<T>();
+  const int64_t m = s.m, n = s.n, k = s.k;
+  std::vector<T> packedA(static_cast<size_t>(k * kMr));
+  for (int64_t i0 = rowBegin; i0 < rowEnd; i0 += kMr) {
+    const int64_t rows = std::min(kMr, rowEnd - i0);
+    // A's rows i0.. as [p][r], zero past the last row.
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t r = 0; r < kMr; ++r)
+        packedA[p * kMr + r] =
+            r < rows ? (s.ta ? A[p * m + i0 + r] : A[(i0 + r) * k + p]) : T(0);
+    for (int64_t q = qBegin; q < qEnd; ++q) {
+      const T *bp = panels + q * k * NR;
+      const T *ap = packedA.data();
+      T c[kMr][NR] = {};
+      for (int64_t p = 0; p < k; ++p, bp += NR, ap += kMr)
+        for (int64_t r = 0; r < kMr; ++r)
+          for (int64_t x = 0; x < NR; ++x)
+            c[r][x] += ap[r] * bp[x];
+      const int64_t j0 = q * NR, cols = std::min(NR, n - j0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        epilogueRow(e, c[r], cols, bias ? bias + j0 : nullptr, aux ? aux + i * n + j0 : nullptr,
+                    D + i * n + j0);
+      }
+    }
+  }
+}
+
+template <typename T> Status runMatmul(const LibraryStep &step, void *const *ptrs) {
+  const auto &P = step.params;
+  const MatmulShape s{P[0], P[1], P[2], P[3], P[4] != 0, P[5] != 0};
+  const Epilogue e = step.epilogue;
+  const T *A = static_cast<const T *>(ptrs[0]), *B = static_cast<const T *>(ptrs[1]);
+  const T *bias = nullptr, *aux = nullptr;
+  T *D = nullptr, *dbias = nullptr;
+  switch (e) {
+  case Epilogue::none:
+  case Epilogue::relu:
+  case Epilogue::gelu:
+    D = static_cast<T *>(ptrs[2]);
+    break;
+  case Epilogue::bias:
+  case Epilogue::bias_relu:
+  case Epilogue::bias_gelu:
+    bias = static_cast<const T *>(ptrs[2]);
+    D = static_cast<T *>(ptrs[3]);
+    break;
+  case Epilogue::drelu:
+  case Epilogue::dgelu:
+    aux = static_cast<const T *>(ptrs[2]);
+    D = static_cast<T *>(ptrs[3]);
+    break;
+  case Epilogue::drelu_bgrad:
+  case Epilogue::dgelu_bgrad:
+    aux = static_cast<const T *>(ptrs[2]);
+    D = static_cast<T *>(ptrs[3]);
+    dbias = static_cast<T *>(ptrs[4]);
+    break;
+  case Epilogue::bgradb:
+    D = static_cast<T *>(ptrs[2]);
+    dbias = static_cast<T *>(ptrs[3]);
+    break;
+  }
+  const int64_t m = s.m, n = s.n, k = s.k;
+  std::vector<T> panels;
+  const double macs = double(m) * double(n) * double(k);
+  for (int64_t b = 0; b < s.batch; ++b) {
+    const T *Ab = A + b * m * k, *Bb = B + b * k * n;
+    T *Db = D + b * m * n;
+    packB(s, Bb, panels);
+    // A task is one row tile by a range of column panels; the panels are
+    // split only when there are fewer row tiles than threads (small m).
+    const int64_t tiles = (m + kMr - 1) / kMr, np = (n + nr<T>() - 1) / nr<T>();
+    const int64_t chunks =
+        std::min<int64_t>(np, tiles >= 8 ? 1 : (8 + tiles - 1) / tiles);
+    const int64_t perChunk = (np + chunks - 1) / chunks;
+    parallelFor(tiles * chunks, macs, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t tile = t / chunks, q0 = (t % chunks) * perChunk;
+        matmulRows(s, e, Ab, panels.data(), bias, aux, Db, tile * kMr,
+                   std::min(m, (tile + 1) * kMr), q0, std::min(np, q0 + perChunk));
+      }
+    });
+  }
+  if (dbias) {
+    // Column sums, rows ascending: of D (bgrad) or of B (bgradb, B is [k, n]).
+    const T *src = e == Epilogue::bgradb ? B : D;
+    const int64_t rows = e == Epilogue::bgradb ? k : m;
+    for (int64_t j = 0; j < n; ++j)
+      dbias[j] = T(0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        dbias[j] += src[i * n + j];
+  }
+  return Status::ok();
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution
+//===----------------------------------------------------------------------===//
+
+struct ConvShape {
+  int64_t N, C, H, W, O, KH, KW, OH, OW, sh, sw, top, left, bottom, right, dh, dw, groups;
+  int64_t CG() const { return C / groups; }
+  int64_t OG() const { return O / groups; }
+  /// The first and one-past-last output column whose input column
+  /// ow*sw - left + kw*dw is inside [0, W).
+  void owRange(int64_t kw, int64_t &lo, int64_t &hi) const { range(kw * dw - left, W, sw, OW, lo, hi); }
+  void ohRange(int64_t kh, int64_t &lo, int64_t &hi) const { range(kh * dh - top, H, sh, OH, lo, hi); }
+  /// Outputs o in [0, count) with 0 <= o*stride + off < size.
+  static void range(int64_t off, int64_t size, int64_t stride, int64_t count, int64_t &lo,
+                    int64_t &hi) {
+    // o*stride + off >= 0  <=>  o >= ceil(-off / stride)
+    lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    // o*stride + off <= size - 1  <=>  o <= floor((size - 1 - off) / stride)
+    const int64_t last = size - 1 - off;
+    hi = last < 0 ? 0 : last / stride + 1;
+    lo = std::min(lo, count);
+    hi = std::max(lo, std::min(hi, count));
+  }
+};
+
+ConvShape convShape(const std::vector<int64_t> &p) {
+  return {p[0], p[1], p[2],  p[3],  p[4],  p[5],  p[6],  p[7],  p[8],
+          p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
+}
+
+/// y = conv(x, w): one (n, o) output plane per task, its accumulators
+/// summed in (c, kh, kw) order.
+template <typename T> void conv2dForward(const ConvShape &s, const T *x, const T *w, T *y) {
+  const double macs = double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
+  parallelFor(s.N * s.O, macs, [&](int64_t t0, int64_t t1) {
+    std::vector<T> acc(static_cast<size_t>(s.OH * s.OW));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / s.O, o = t % s.O, g = o / s.OG();
+      std::fill(acc.begin(), acc.end(), T(0));
+      for (int64_t c = 0; c < s.CG(); ++c) {
+        const T *xp = x + (n * s.C + g * s.CG() + c) * s.H * s.W;
+        for (int64_t kh = 0; kh < s.KH; ++kh) {
+          int64_t oh0, oh1;
+          s.ohRange(kh, oh0, oh1);
+          for (int64_t kw = 0; kw < s.KW; ++kw) {
+            int64_t ow0, ow1;
+            s.owRange(kw, ow0, ow1);
+            const T wv = w[((o * s.CG() + c) * s.KH + kh) * s.KW + kw];
+            for (int64_t oh = oh0; oh < oh1; ++oh) {
+              const T *xr = xp + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
+              T *ar = acc.data() + oh * s.OW;
+              if (s.sw == 1)
+                for (int64_t ow = ow0; ow < ow1; ++ow)
+                  ar[ow] += wv * xr[ow];
+              else
+                for (int64_t ow = ow0; ow < ow1; ++ow)
+                  ar[ow] += wv * xr[ow * s.sw];
+            }
+          }
+        }
+      }
+      std::memcpy(y + t * s.OH * s.OW, acc.data(), sizeof(T) * acc.size());
+    }
+  });
+}
+
+/// dx = conv2d_grad_input(dy, w): one (n, input channel) plane per task;
+/// each dx element sums its terms in (o, kh, kw, oh, ow) order.
+template <typename T> void conv2dGradInput(const ConvShape &s, const T *dy, const T *w, T *dx) {
+  const double macs = double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
+  parallelFor(s.N * s.C, macs, [&](int64_t t0, int64_t t1) {
+    std::vector<T> acc(static_cast<size_t>(s.H * s.W));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / s.C, ci = t % s.C, g = ci / s.CG(), c = ci % s.CG();
+      std::fill(acc.begin(), acc.end(), T(0));
+      for (int64_t o = g * s.OG(); o < (g + 1) * s.OG(); ++o) {
+        const T *dyp = dy + (n * s.O + o) * s.OH * s.OW;
+        for (int64_t kh = 0; kh < s.KH; ++kh) {
+          int64_t oh0, oh1;
+          s.ohRange(kh, oh0, oh1);
+          for (int64_t kw = 0; kw < s.KW; ++kw) {
+            int64_t ow0, ow1;
+            s.owRange(kw, ow0, ow1);
+            const T wv = w[((o * s.CG() + c) * s.KH + kh) * s.KW + kw];
+            for (int64_t oh = oh0; oh < oh1; ++oh) {
+              T *ar = acc.data() + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
+              const T *dr = dyp + oh * s.OW;
+              if (s.sw == 1)
+                for (int64_t ow = ow0; ow < ow1; ++ow)
+                  ar[ow] += wv * dr[ow];
+              else
+                for (int64_t ow = ow0; ow < ow1; ++ow)
+                  ar[ow * s.sw] += wv * dr[ow];
+            }
+          }
+        }
+      }
+      std::memcpy(dx + t * s.H * s.W, acc.data(), sizeof(T) * acc.size());
+    }
+  });
+}
+
+/// dw = conv2d_grad_filter(x, dy): one output channel o per task; each dw
+/// element sums its terms in (n, oh, ow) order.
+template <typename T> void conv2dGradFilter(const ConvShape &s, const T *x, const T *dy, T *dw) {
+  const double macs = double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
+  parallelFor(s.O, macs, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const int64_t g = o / s.OG();
+      for (int64_t c = 0; c < s.CG(); ++c)
+        for (int64_t kh = 0; kh < s.KH; ++kh) {
+          int64_t oh0, oh1;
+          s.ohRange(kh, oh0, oh1);
+          for (int64_t kw = 0; kw < s.KW; ++kw) {
+            int64_t ow0, ow1;
+            s.owRange(kw, ow0, ow1);
+            T acc = T(0);
+            for (int64_t n = 0; n < s.N; ++n) {
+              const T *xp = x + (n * s.C + g * s.CG() + c) * s.H * s.W;
+              const T *dyp = dy + (n * s.O + o) * s.OH * s.OW;
+              for (int64_t oh = oh0; oh < oh1; ++oh) {
+                const T *xr = xp + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
+                const T *dr = dyp + oh * s.OW;
+                for (int64_t ow = ow0; ow < ow1; ++ow)
+                  acc += xr[ow * s.sw] * dr[ow];
+              }
+            }
+            dw[((o * s.CG() + c) * s.KH + kh) * s.KW + kw] = acc;
+          }
+        }
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+struct PoolShape {
+  int64_t N, C, H, W, OH, OW, KH, KW, sh, sw, top, left, bottom, right;
+  bool isMax, countIncludePad;
+};
+
+PoolShape poolShape(const std::vector<int64_t> &p) {
+  return {p[0], p[1], p[2], p[3],  p[4],  p[5],  p[6],           p[7],
+          p[8], p[9], p[10], p[11], p[12], p[13], p[14] != 0, p[15] != 0};
+}
+
+/// The in-bounds window of output (oh, ow): rows [h0, h1), columns [w0, w1).
+inline void poolWindow(const PoolShape &s, int64_t oh, int64_t ow, int64_t &h0, int64_t &h1,
+                       int64_t &w0, int64_t &w1) {
+  h0 = std::max<int64_t>(oh * s.sh - s.top, 0);
+  h1 = std::min<int64_t>(oh * s.sh - s.top + s.KH, s.H);
+  w0 = std::max<int64_t>(ow * s.sw - s.left, 0);
+  w1 = std::min<int64_t>(ow * s.sw - s.left + s.KW, s.W);
+  h1 = std::max(h0, h1);
+  w1 = std::max(w0, w1);
+}
+
+template <typename T> void pool2dForward(const PoolShape &s, const T *x, T *y) {
+  const double work = double(s.N * s.C) * double(s.OH * s.OW) * double(s.KH * s.KW);
+  parallelFor(s.N * s.C, work, [&](int64_t t0, int64_t t1) {
+    for (int64_t nc = t0; nc < t1; ++nc) {
+      const T *xp = x + nc * s.H * s.W;
+      for (int64_t oh = 0; oh < s.OH; ++oh)
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          int64_t h0, h1, w0, w1;
+          poolWindow(s, oh, ow, h0, h1, w0, w1);
+          T acc = s.isMax ? -std::numeric_limits<T>::infinity() : T(0);
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              const T v = xp[ih * s.W + iw];
+              if (!s.isMax)
+                acc += v;
+              else if (!std::isnan(acc) && (std::isnan(v) || v > acc))
+                acc = v; // the first NaN stays
+            }
+          if (!s.isMax)
+            acc /= static_cast<T>(s.countIncludePad ? s.KH * s.KW : (h1 - h0) * (w1 - w0));
+          y[(nc * s.OH + oh) * s.OW + ow] = acc;
+        }
+    }
+  });
+}
+
+template <typename T> void pool2dBackward(const PoolShape &s, const T *x, const T *dy, T *dx) {
+  const double work = double(s.N * s.C) * double(s.OH * s.OW) * double(s.KH * s.KW);
+  parallelFor(s.N * s.C, work, [&](int64_t t0, int64_t t1) {
+    for (int64_t nc = t0; nc < t1; ++nc) {
+      const T *xp = x + nc * s.H * s.W;
+      T *dxp = dx + nc * s.H * s.W;
+      std::fill(dxp, dxp + s.H * s.W, T(0));
+      for (int64_t oh = 0; oh < s.OH; ++oh)
+        for (int64_t ow = 0; ow < s.OW; ++ow) {
+          const T g = dy[(nc * s.OH + oh) * s.OW + ow];
+          int64_t h0, h1, w0, w1;
+          poolWindow(s, oh, ow, h0, h1, w0, w1);
+          if (!s.isMax) {
+            const T share =
+                g / static_cast<T>(s.countIncludePad ? s.KH * s.KW : (h1 - h0) * (w1 - w0));
+            for (int64_t ih = h0; ih < h1; ++ih)
+              for (int64_t iw = w0; iw < w1; ++iw)
+                dxp[ih * s.W + iw] += share;
+            continue;
+          }
+          int64_t best = -1;
+          T max = -std::numeric_limits<T>::infinity();
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              const int64_t i = ih * s.W + iw;
+              if (best >= 0 && std::isnan(max))
+                continue;
+              if (best < 0 || std::isnan(xp[i]) || xp[i] > max) {
+                best = i;
+                max = xp[i];
+              }
+            }
+          if (best >= 0)
+            dxp[best] += g;
+        }
+    }
+  });
+}
+
+template <typename T> Status runTyped(const LibraryStep &step, void *const *ptrs) {
+  auto in = [&](int i) { return static_cast<const T *>(ptrs[i]); };
+  auto out = [&](int i) { return static_cast<T *>(ptrs[i]); };
+  switch (step.op) {
+  case LibraryOp::matmul:
+    return runMatmul<T>(step, ptrs);
+  case LibraryOp::conv2d:
+    conv2dForward(convShape(step.params), in(0), in(1), out(2));
+    return Status::ok();
+  case LibraryOp::conv2d_grad_input:
+    conv2dGradInput(convShape(step.params), in(0), in(1), out(2));
+    return Status::ok();
+  case LibraryOp::conv2d_grad_filter:
+    conv2dGradFilter(convShape(step.params), in(0), in(1), out(2));
+    return Status::ok();
+  case LibraryOp::pool2d:
+    pool2dForward(poolShape(step.params), in(0), out(1));
+    return Status::ok();
+  case LibraryOp::pool2d_grad:
+    pool2dBackward(poolShape(step.params), in(0), in(1), out(2));
+    return Status::ok();
+  }
+  return Status(Code::invalid_argument, "library step: unknown op " +
+                                            std::to_string(static_cast<int>(step.op)));
+}
+
+} // namespace
+
+Status runLibraryStep(const LibraryStep &step, void *const *ptrs) {
+  try {
+    if (step.dtype == DType::f32)
+      return runTyped<float>(step, ptrs);
+    if (step.dtype == DType::f64)
+      return runTyped<double>(step, ptrs);
+    return Status(Code::unsupported, std::string(libraryOpName(step.op)) + ": dtype " +
+                                         dtypeName(step.dtype) + " is not f32 or f64");
+  } catch (const std::exception &e) {
+    return Status(Code::device_error,
+                  std::string(libraryOpName(step.op)) + " on host failed: " + e.what());
+  }
+}
+
+} // namespace kiln::rt::host
