@@ -29,7 +29,8 @@ using flatbuffers::Offset;
 //===--------------------------------------------------------------------===//
 
 Offset<fb::Tensor> writeTensor(FlatBufferBuilder &b, const TensorDesc &t) {
-  return fb::CreateTensorDirect(b, t.name.c_str(), static_cast<fb::DType>(t.dtype), &t.shape,
+  return fb::CreateTensor(b, b.CreateString(t.name), static_cast<fb::DType>(t.dtype),
+                          b.CreateVector(t.shape),
                                 static_cast<fb::TensorRole>(t.role),
                                 static_cast<fb::Region>(t.region), t.offset, t.size);
 }
@@ -81,8 +82,11 @@ Offset<fb::Function> writeFunction(FlatBufferBuilder &b, const FunctionDesc &f) 
   std::vector<Offset<fb::Step>> steps;
   for (const Step &s : f.steps)
     steps.push_back(writeStep(b, s));
-  return fb::CreateFunctionDirect(b, f.name.c_str(), &tensors, &f.args, &f.results, &steps,
-                                  f.inputBytes, f.arenaBytes);
+  // Strings by std::string (never c_str()): a name with a NUL byte must
+  // round-trip unchanged (the reader then rejects it by name).
+  return fb::CreateFunction(b, b.CreateString(f.name), b.CreateVector(tensors),
+                            b.CreateVector(f.args), b.CreateVector(f.results),
+                            b.CreateVector(steps), f.inputBytes, f.arenaBytes);
 }
 
 //===--------------------------------------------------------------------===//
@@ -257,10 +261,11 @@ Status writeArtifact(const Program &program, std::vector<uint8_t> &bytes) {
     std::vector<Offset<flatbuffers::String>> archs;
     for (const std::string &a : program.archs)
       archs.push_back(b.CreateString(a));
-    auto root = fb::CreateProgramDirect(
-        b, program.major, program.minor, program.compilerVersion.c_str(), program.model.c_str(),
-        &archs, program.persistentBytes, program.alignment, &state, &program.initialPersistent,
-        &kernels, &functions);
+    auto root = fb::CreateProgram(
+        b, program.major, program.minor, b.CreateString(program.compilerVersion),
+        b.CreateString(program.model), b.CreateVector(archs), program.persistentBytes,
+        program.alignment, b.CreateVector(state), b.CreateVector(program.initialPersistent),
+        b.CreateVector(kernels), b.CreateVector(functions));
     fb::FinishSizePrefixedProgramBuffer(b, root);
     bytes.assign(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
   } catch (const std::exception &e) {

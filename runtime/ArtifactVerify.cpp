@@ -35,6 +35,14 @@ std::string dtypeText(DType d) {
   return validDType(d) ? std::string(dtypeName(d)) : "dtype " + to_string(unsigned(d));
 }
 
+/// Names are C strings to the C API: non-empty, no NUL byte.
+void checkName(const std::string &name, const std::string &where) {
+  if (name.empty())
+    fail(where, "field 'name' is empty");
+  if (name.find('\0') != std::string::npos)
+    fail(where, "field 'name' contains a NUL byte at " + to_string(name.find('\0')));
+}
+
 void checkEnums(const TensorDesc &t, const std::string &where) {
   if (!validDType(t.dtype))
     fail(where, "field 'dtype' has value " + to_string(unsigned(t.dtype)) + " (max " +
@@ -52,8 +60,7 @@ void checkEnums(const TensorDesc &t, const std::string &where) {
 void checkTensor(const TensorDesc &t, const std::string &where, uint64_t regionBytes,
                  uint64_t alignment) {
   checkEnums(t, where);
-  if (t.name.empty())
-    fail(where, "field 'name' is empty");
+  checkName(t.name, where);
   if (t.shape.size() > kMaxTensorRank)
     fail(where, "shape has rank " + to_string(t.shape.size()) + " (max " +
                     to_string(kMaxTensorRank) + ")");
@@ -294,8 +301,7 @@ void checkProgram(const Program &p) {
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const KernelDesc &k = p.kernels[i];
     std::string kw = "kernel " + to_string(i) + " ('" + k.name + "')";
-    if (k.name.empty())
-      fail(kw, "field 'name' is empty");
+    checkName(k.name, kw);
     if (!names.insert(k.name).second)
       fail(kw, "duplicate kernel name '" + k.name + "'");
     for (size_t j = 0; j < k.argDTypes.size(); ++j)
@@ -307,8 +313,7 @@ void checkProgram(const Program &p) {
   names.clear();
   for (size_t i = 0; i < p.functions.size(); ++i) {
     const FunctionDesc &f = p.functions[i];
-    if (f.name.empty())
-      fail("function " + to_string(i), "field 'name' is empty");
+    checkName(f.name, "function " + to_string(i));
     if (!names.insert(f.name).second)
       fail("function " + to_string(i), "duplicate function name '" + f.name + "'");
     checkFunction(p, f, "function '" + f.name + "'");

@@ -285,6 +285,10 @@ TEST(Artifact, HostilePrograms) {
                  {"state 1 ('b')", "state must be persistent"});
   expectRejected([](Program &p) { p.state[4].tensor.offset = 320; },
                  {"state 4 ('bn.mean')", "exceeds persistent size 320"});
+  expectRejected([](Program &p) { p.functions[0].tensors[5].name = std::string("x\0y", 3); },
+                 {"tensor 5", "field 'name' contains a NUL byte at 1"});
+  expectRejected([](Program &p) { p.functions[0].tensors[5].name.clear(); },
+                 {"tensor 5 ('')", "field 'name' is empty"});
   expectRejected([](Program &p) { p.alignment = 48; }, {"field 'alignment' 48"});
   expectRejected(
       [](Program &p) { p.functions[0].tensors[5].offset = ~uint64_t(0) - 63; },
