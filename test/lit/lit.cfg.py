@@ -20,7 +20,7 @@ llvm_config.use_default_substitutions()
 
 # Tools: ours first, then LLVM's (FileCheck, not, count, split-file).
 tool_dirs = [config.kiln_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["kiln", "kiln-opt"], tool_dirs)
+llvm_config.add_tool_substitutions(["kiln", "kiln-opt", "kiln-translate"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.kiln_tools_dir, append_path=True)
 
