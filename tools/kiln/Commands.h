@@ -23,6 +23,12 @@ int runCompileFused(const Options &opts, mlir::ModuleOp module);
 /// (CompileArtifact.cpp): the artifact.
 int runCompileArtifact(const Options &opts, mlir::ModuleOp module);
 
+/// `kiln inspect MODEL.kart [--dot]` (Inspect.cpp).
+int runInspect(const Options &opts);
+
+/// `kiln run MODEL.kart` (Inspect.cpp): @forward of an artifact on a device.
+int runArtifactForward(const Options &opts);
+
 /// `kiln difftest` (DiffTest.cpp): unfused vs fused+planned on the
 /// interpreter.
 int runDifftest(const Options &opts, mlir::ModuleOp module);

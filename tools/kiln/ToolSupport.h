@@ -63,6 +63,8 @@ struct Options {
   /// --shuffle-threads: the host device resumes threads in a random order
   /// after each barrier.
   bool shuffleThreads = false;
+  /// kiln inspect --dot
+  bool dot = false;
   // kiln compile -o X.kart
   std::string archs = "sm_80,sm_90";
   int64_t maxElements = 16;

@@ -24,6 +24,7 @@
 #include "tools/kiln/Checkpoint.h"
 #include "tools/kiln/Commands.h"
 #include "tools/kiln/Data.h"
+#include "tools/kiln/DeviceRun.h"
 
 #include "ir/Reference.h"
 #include "passes/Passes.h"
@@ -229,6 +230,12 @@ private:
   llvm::Expected<EvalResult> evaluate();
   bool saveCheckpoint();
   bool writeMetrics(const RunSummary &summary);
+  /// @fn on the reference interpreter, or on the device (--device).
+  llvm::Expected<std::vector<ref::Tensor>> call(func::FuncOp fn, llvm::ArrayRef<ref::Tensor> a) {
+    if (device)
+      return device->run(fn.getSymName(), a);
+    return ref::runFunction(fn, a, runOptions);
+  }
   void say(const llvm::Twine &line) {
     progress.clear();
     llvm::outs() << line << "\n";
@@ -258,6 +265,7 @@ private:
   size_t accuracyLabelInput = 0;
   CheckpointInfo position;
   Progress progress;
+  std::unique_ptr<DeviceRunner> device;
 };
 
 /// Step 1 and 2: checks, data, passes, initial state. Returns an exit code
@@ -375,6 +383,20 @@ int Trainer::prepare() {
   for (func::FuncOp fn : {step, eval})
     if (llvm::Error err = ref::checkSizes(fn, runOptions))
       return reportError(std::move(err));
+  // --device host/cuda/auto: the same functions, fused, planned and
+  // compiled to CUDA kernels, run by the runtime.
+  if (opts.device != "reference") {
+    DeviceRunOptions o;
+    o.device = opts.device;
+    auto r = DeviceRunner::create(module, o);
+    if (!r)
+      return reportError(r.takeError());
+    device = std::move(*r);
+    if (!device->note().empty())
+      say("device: " + device->note());
+    say("compiled " + llvm::Twine(device->program().kernels.size()) + " CUDA kernels for the " +
+        device->deviceName() + " device (prepared in " + fmt("%.2f", device->prepareSeconds()) + " s)");
+  }
 
   // How the driver binds @train_step: inputs by name, the step counter,
   // the loss, and the arguments that results replace.
@@ -514,7 +536,7 @@ llvm::Expected<EvalResult> Trainer::evaluate() {
     for (unsigned i = 0; i < eval.getNumArguments(); ++i)
       if (evalArgSource[i].first)
         evalArgs[i] = test->batch(evalArgSource[i].second, indices);
-    auto results = ref::runFunction(eval, evalArgs, runOptions);
+    auto results = call(eval, evalArgs);
     if (!results)
       return results.takeError();
     lossSum += (*results)[evalLoss].getDouble(0) * static_cast<double>(real);
@@ -646,8 +668,8 @@ int Trainer::run() {
   say("training " + modelName + " on " + llvm::Twine(train->numSamples()) + " samples (" +
       llvm::Twine(batchesPerEpoch) + " batches of " + llvm::Twine(batch) + " per epoch" +
       (dropped ? ", " + llvm::Twine(dropped) + " left out of each" : llvm::Twine()) + "): " +
-      llvm::Twine(totalSteps) + " steps, seed " + llvm::Twine(opts.seed) + ", precision " +
-      opts.precision);
+      llvm::Twine(totalSteps) + " steps, seed " + llvm::Twine(opts.seed) +
+      (device ? ", device " + llvm::Twine(device->deviceName()) : ", precision " + llvm::Twine(opts.precision)));
   if (resumed)
     say("resuming from " + checkpointPath + " at step " + llvm::Twine(position.step) +
         " (epoch " + llvm::Twine(position.epoch + 1) + ", batch " +
@@ -674,7 +696,7 @@ int Trainer::run() {
       args[trainInputArgs[k]] = train->batch(k, indices);
     args[stepArg] = ref::Tensor::fromInts(ref::ElemType::I64, {}, {position.step});
     Clock::time_point stepStart = Clock::now();
-    auto results = ref::runFunction(step, args, runOptions);
+    auto results = call(step, args);
     if (!results) {
       progress.clear();
       return reportError(results.takeError());

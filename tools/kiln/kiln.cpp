@@ -92,6 +92,9 @@ commands:
           [--max-elements N]         exit 1 above X (1e-6); N elements per
                                      parameter (16) plus random directions
 
+  inspect MODEL.kart               print an artifact's tensors, steps, kernels
+          [--dot]                    (with their sizes) and arena; --dot: the
+                                     step graph in Graphviz form
   difftest MODEL                   run the gradient step and --steps full steps
           [--seed N]                 unfused (interpreter) and fused+planned (in
           [--precision f64|native]   its planned buffers, poisoned arena) on
@@ -130,9 +133,9 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     return false;
   }
   if (cmd != "check" && cmd != "compile" && cmd != "run" && cmd != "train" &&
-      cmd != "gradcheck" && cmd != "difftest") {
+      cmd != "gradcheck" && cmd != "difftest" && cmd != "inspect") {
     fail("unknown command '" + cmd +
-         "' (expected check, compile, run, train, gradcheck or difftest; see kiln --help)");
+         "' (expected check, compile, run, train, gradcheck, difftest or inspect; see kiln --help)");
     return false;
   }
   opts.command = cmd.str();
@@ -194,6 +197,10 @@ bool parseOptions(int argc, char **argv, Options &opts, int &exitCode) {
     } else if (flag == "--arch") {
       if (!allowed({"compile"}) || !needValue(i, flag, inlineValue, opts.archs))
         return false;
+    } else if (flag == "--dot") {
+      if (!allowed({"inspect"}))
+        return false;
+      opts.dot = true;
     } else if (flag == "--shuffle-threads") {
       if (!allowed({"difftest"}))
         return false;
@@ -447,6 +454,19 @@ int main(int argc, char **argv) {
   int exitCode;
   if (!parseOptions(argc, argv, opts, exitCode))
     return exitCode;
+
+  // What needs only an artifact runs without MLIR.
+  const bool kart = llvm::StringRef(opts.model).ends_with(".kart");
+  if (opts.command == "inspect") {
+    if (!kart)
+      return fail("'kiln inspect' reads a .kart artifact (kiln compile MODEL -o MODEL.kart)");
+    return runInspect(opts);
+  }
+  if (kart && opts.command == "run" && !opts.gradients)
+    return runArtifactForward(opts);
+  if (kart)
+    return fail("'kiln " + opts.command + "' on a .kart artifact: this build runs artifacts with 'kiln run' "
+                "and 'kiln inspect'; train from the .kiln model (kiln train MODEL.kiln --device host)");
 
   MLIRContext ctx;
   ctx.loadDialect<KilnDialect, func::FuncDialect>();
