@@ -25,6 +25,7 @@
 #ifndef KILN_CODEGEN_CUDAEMITTER_H
 #define KILN_CODEGEN_CUDAEMITTER_H
 
+#include "codegen/CudaPrelude.h"
 #include "kiln/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -38,9 +39,6 @@ class FusionOp;
 }
 
 namespace kiln::codegen {
-
-/// The device prelude that starts every kernel's translation unit.
-const char *cudaPrelude();
 
 struct EmittedKernel {
   std::string name;   ///< kiln_<kind>_<hash>

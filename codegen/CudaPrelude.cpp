@@ -17,7 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/CudaEmitter.h"
+#include "codegen/CudaPrelude.h"
 
 namespace kiln::codegen {
 
