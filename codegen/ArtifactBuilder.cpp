@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <optional>
+
 using namespace mlir;
 
 namespace kiln::codegen {
@@ -57,7 +59,7 @@ public:
 private:
   LogicalResult function(func::FuncOp fn);
   FailureOr<uint32_t> tensor(Value v, BufferAttr buffer, StringRef name, rt::TensorRole role, Location loc);
-  LogicalResult library(FusionOp fusion, rt::Step &step);
+  LogicalResult library(FusionOp fusion, rt::Step &step, std::optional<rt::Step> &activation);
   uint32_t kernelIndex(EmittedKernel k);
 
   ModuleOp module;
@@ -115,7 +117,7 @@ uint32_t Builder::kernelIndex(EmittedKernel k) {
   return index;
 }
 
-LogicalResult Builder::library(FusionOp fusion, rt::Step &step) {
+LogicalResult Builder::library(FusionOp fusion, rt::Step &step, std::optional<rt::Step> &activation) {
   rt::LibraryStep &lib = step.library;
   Block &body = fusion.getBody().front();
   Operation *main = nullptr;
@@ -184,6 +186,36 @@ LogicalResult Builder::library(FusionOp fusion, rt::Step &step) {
         return fusion.emitError() << "matmul epilogue " << rt::epilogueName(ep) << " without its bias/aux input";
       if (failed(addArg(inputTensor(extra))))
         return failure();
+    }
+    // A forward epilogue whose fusion also returns the pre-activation (kept
+    // for the backward pass): the library step writes the pre-activation
+    // (bias epilogue, or none) and a kernel of ours applies the activation.
+    if ((ep == E::bias_gelu || ep == E::bias_relu || ep == E::gelu || ep == E::relu) && results.size() == 2) {
+      Value act, pre;
+      for (Value res : results) {
+        Operation *def = fusion.getYield().getOperand(cast<OpResult>(res).getResultNumber()).getDefiningOp();
+        (def && isa<GeluOp, ReluOp>(def) ? act : pre) = res;
+      }
+      if (!act || !pre)
+        return fusion.emitError() << "matmul epilogue " << rt::epilogueName(ep)
+                                  << " with two results: expected the activation and its input";
+      bool tanhApprox = true;
+      if (auto g = fusion.getYield().getOperand(cast<OpResult>(act).getResultNumber()).getDefiningOp<GeluOp>())
+        tanhApprox = g.getApproximate() == GeluApproximation::tanh;
+      lib.epilogue = ep == E::bias_gelu || ep == E::bias_relu ? E::bias : E::none;
+      lib.args.push_back(tensors.lookup(pre));
+      const rt::TensorDesc &preT = fd->tensors[tensors.lookup(pre)];
+      EmittedKernel k = emitActivationKernel(ep == E::bias_gelu || ep == E::gelu, tanhApprox, preT.numElements(),
+                                             lib.dtype);
+      rt::Step a;
+      a.kind = rt::StepKind::launch;
+      a.launch.grid[0] = k.grid[0];
+      a.launch.block[0] = k.block[0];
+      a.label = step.label + " activation " + k.name;
+      a.launch.kernel = kernelIndex(std::move(k));
+      a.launch.args = {tensors.lookup(pre), tensors.lookup(act)};
+      activation = std::move(a);
+      return success();
     }
     // Results: D, then dbias (the rank-1 result) where the epilogue makes one.
     Value dres, dbias;
@@ -303,6 +335,7 @@ LogicalResult Builder::function(func::FuncOp fn) {
         return failure();
     }
     rt::Step step;
+    std::optional<rt::Step> activation;
     step.label = "fusion#" + std::to_string(fi) + " " + stringifyFusionKind(fusion.getKind()).str();
     switch (fusion.getKind()) {
     case FusionKind::view: {
@@ -317,9 +350,10 @@ LogicalResult Builder::function(func::FuncOp fn) {
     }
     case FusionKind::library:
       step.kind = rt::StepKind::library;
-      if (failed(library(fusion, step)))
+      step.label += " matmul"; // refined below
+      if (failed(library(fusion, step, activation)))
         return failure();
-      step.label += std::string(" ") + rt::libraryOpName(step.library.op);
+      step.label = "fusion#" + std::to_string(fi) + " library " + rt::libraryOpName(step.library.op);
       break;
     default: {
       FailureOr<EmittedKernel> k = emitFusionKernel(fusion);
@@ -340,6 +374,8 @@ LogicalResult Builder::function(func::FuncOp fn) {
     }
     }
     fd->steps.push_back(std::move(step));
+    if (activation)
+      fd->steps.push_back(std::move(*activation));
   }
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
     auto it = tensors.find(v);

@@ -822,6 +822,19 @@ FailureOr<EmittedKernel> emitFusionKernel(FusionOp fusion) {
                 paramTypesOf(d.params));
 }
 
+EmittedKernel emitActivationKernel(bool gelu, bool tanhApprox, int64_t n, rt::DType dtype) {
+  const std::string t = dtype == rt::DType::f64 ? "double" : "float";
+  const unsigned block = 256;
+  const unsigned grid = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + block - 1) / block, 4096)));
+  std::string body = "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < " + std::to_string(n) +
+                     "LL; i += (long long)gridDim.x * blockDim.x)\n    out0[i] = " +
+                     (gelu ? "kiln_dev::gelu(in0[i], " + std::string(tanhApprox ? "true" : "false") + ")"
+                           : std::string("kiln_dev::relu(in0[i])")) +
+                     ";\n";
+  return finish("loop", "const " + t + "* in0, " + t + "* out0", "", body, {dtype, dtype}, grid, block,
+                {"const " + t, t});
+}
+
 EmittedKernel emitStepIncrementKernel() {
   return finish("step", "long long* step", "", "  if (blockIdx.x == 0 && threadIdx.x == 0) step[0] += 1;\n",
                 {rt::DType::i64}, 1, 32, {"long long"});

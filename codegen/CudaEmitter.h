@@ -56,6 +56,11 @@ mlir::FailureOr<rt::DType> toDType(mlir::Type elementType, mlir::Location loc);
 /// Emits an error on `fusion` naming the op it cannot lower and fails.
 mlir::FailureOr<EmittedKernel> emitFusionKernel(kiln::FusionOp fusion);
 
+/// out0[i] = gelu(in0[i]) or relu(in0[i]) for n elements: the activation
+/// of a matmul fusion that also returns its pre-activation (which the
+/// library step then writes with the bias epilogue).
+EmittedKernel emitActivationKernel(bool gelu, bool tanhApprox, int64_t n, rt::DType dtype);
+
 /// The kernel that adds 1 to the i64 step counter (the last step of
 /// train_step).
 EmittedKernel emitStepIncrementKernel();

@@ -7,6 +7,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
@@ -68,6 +72,52 @@ llvm::Expected<std::unique_ptr<DeviceRunner>> DeviceRunner::create(rt::Program p
   return std::move(runner);
 }
 
+/// Debugging aid (KILN_FIND_NONFINITE=1): runs growing prefixes of the
+/// function on a fresh device (the arguments already written are copied
+/// over) and reports the first step that writes a NaN/inf, with its label.
+void DeviceRunner::findNonFinite(uint32_t index) {
+  const rt::FunctionDesc &fd = prog.functions[index];
+  std::vector<uint8_t> persistent(prog.persistentBytes), input(fd.inputBytes);
+  if (!device->read(rt::Region::persistent, 0, persistent.data(), persistent.size()).isOk() ||
+      !device->read(rt::Region::input, 0, input.data(), input.size()).isOk())
+    return;
+  for (size_t k = 0; k < fd.steps.size(); ++k) {
+    rt::Program p = prog;
+    p.functions[index].steps.resize(k + 1);
+    auto d = rt::createHostDevice(rt::DeviceOptions());
+    if (!d->prepare(p).isOk())
+      return;
+    d->write(rt::Region::persistent, 0, persistent.data(), persistent.size());
+    d->write(rt::Region::input, 0, input.data(), input.size());
+    if (!d->run(index).isOk())
+      return;
+    const rt::Step &st = fd.steps[k];
+    std::vector<uint32_t> args = st.kind == rt::StepKind::launch ? st.launch.args
+                                 : st.kind == rt::StepKind::library ? st.library.args
+                                                                    : std::vector<uint32_t>{st.dst};
+    bool bad = false;
+    std::string report;
+    for (size_t ai = 0; ai < args.size(); ++ai) {
+      const rt::TensorDesc &t = fd.tensors[args[ai]];
+      if (t.dtype != rt::DType::f32)
+        continue;
+      std::vector<float> v(static_cast<size_t>(t.numElements()));
+      d->read(t.region, t.offset, v.data(), v.size() * 4);
+      size_t n = 0;
+      for (float x : v)
+        n += !std::isfinite(x);
+      bad |= n > 0;
+      report += "  arg " + std::to_string(ai) + " '" + t.name + "' " + rt::regionName(t.region) + "@" +
+                std::to_string(t.offset) + "+" + std::to_string(t.size) + ": " + std::to_string(n) + " of " +
+                std::to_string(v.size()) + " non-finite\n";
+    }
+    if (bad) {
+      llvm::errs() << "first non-finite value: step " << k << " (" << st.label << ")\n" << report;
+      return;
+    }
+  }
+}
+
 llvm::Expected<std::vector<ref::Tensor>> DeviceRunner::run(llvm::StringRef function,
                                                            llvm::ArrayRef<ref::Tensor> args) {
   uint32_t index = 0;
@@ -97,6 +147,8 @@ llvm::Expected<std::vector<ref::Tensor>> DeviceRunner::run(llvm::StringRef funct
     if (!s.isOk())
       return statusError(s, "writing argument '" + t.name + "'");
   }
+  if (std::getenv("KILN_FIND_NONFINITE"))
+    findNonFinite(index);
   rt::Status s = device->run(index);
   if (!s.isOk())
     return statusError(s, "running @" + function.str() + " on the " + device->name() + " device");

@@ -51,6 +51,7 @@ public:
   double prepareSeconds() const { return prepareTime; }
 
 private:
+  void findNonFinite(uint32_t function);
   rt::Program prog;
   std::unique_ptr<rt::Device> device;
   std::string why;

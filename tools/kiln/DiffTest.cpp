@@ -168,10 +168,14 @@ int runDifftest(const Options &opts, ModuleOp module) {
   run.precision = precisionOf(opts);
   // On a device the kernels compute in f32 with their own summation
   // order (block reductions, library GEMMs): a stated f32 bound instead of
-  // the interpreter-vs-interpreter 1e-5.
+  // the interpreter-vs-interpreter 1e-5. Measured on the examples: every
+  // quantity below 2e-6 except Adam's update of an attention qkv bias,
+  // whose key third has a zero true gradient: Adam normalizes the f32
+  // rounding noise of that gradient to +-lr, 3.3e-3 of the bias's size
+  // after 3 steps. Hence 5e-3 (docs/codegen.md).
   const bool onDevice = opts.device != "reference";
   const double tolerance = opts.toleranceGiven ? opts.tolerance
-                           : onDevice                              ? 2e-3
+                           : onDevice                              ? 5e-3
                            : run.precision == ref::Precision::F64 ? 1e-10
                                                                   : 1e-5;
   auto deviceFor = [&](ModuleOp m) -> std::unique_ptr<DeviceRunner> {

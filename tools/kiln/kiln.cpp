@@ -106,7 +106,7 @@ commands:
                                      a live one: the check must then fail
           [--device host|cuda|auto]  run the fused side as generated CUDA
                                      kernels on a device instead (tolerance
-                                     2e-3, f32 kernels vs the interpreter)
+                                     5e-3, f32 kernels vs the interpreter)
           [--shuffle-threads]        host device: resume threads in a random
                                      order after each barrier
 
