@@ -1,5 +1,6 @@
 //===- ToolSupport.cpp - Shared pieces of the kiln subcommands ------------===//
 #include "tools/kiln/ToolSupport.h"
+#include "tools/kiln/DeviceRun.h"
 
 #include "frontend/Frontend.h"
 #include "ir/Philox.h"
@@ -350,6 +351,23 @@ std::optional<std::vector<ref::Tensor>> runOnce(func::FuncOp fn, const Options &
     return std::nullopt;
   }
   args = std::move(*built);
+  if (opts.device != "reference") {
+    DeviceRunOptions o;
+    o.device = opts.device;
+    auto runner = DeviceRunner::create(fn->getParentOfType<ModuleOp>(), o);
+    if (!runner) {
+      reportError(runner.takeError());
+      return std::nullopt;
+    }
+    if (!(*runner)->note().empty())
+      llvm::errs() << "device: " << (*runner)->note() << "\n";
+    auto results = (*runner)->run(fn.getSymName(), args);
+    if (!results) {
+      reportError(results.takeError());
+      return std::nullopt;
+    }
+    return std::move(*results);
+  }
   auto results = ref::runFunction(fn, args, run);
   if (!results) {
     reportError(results.takeError());
