@@ -70,6 +70,8 @@ bool fillInitialState(ModuleOp module, rt::Program &program, const Options &opts
 int runCompileArtifact(const Options &opts, ModuleOp module) {
   llvm::json::Object stages;
   auto t0 = Clock::now();
+  if (opts.outputFile == "-")
+    return fail("'kiln compile -o' needs a file name for the artifact");
   if (!runTrainingPipeline(module, /*withOptimizer=*/true))
     return 1;
   stages["pipeline"] = since(t0);
@@ -89,9 +91,16 @@ int runCompileArtifact(const Options &opts, ModuleOp module) {
 
   codegen::NvrtcOptions nvrtc;
   nvrtc.archs.clear();
-  for (llvm::StringRef a : llvm::split(opts.archs, ','))
-    if (!a.trim().empty())
-      nvrtc.archs.push_back(a.trim().str());
+  for (llvm::StringRef a : llvm::split(opts.archs, ',')) {
+    a = a.trim();
+    if (a.empty())
+      continue;
+    unsigned version;
+    llvm::StringRef digits = a;
+    if (!digits.consume_front("sm_") || digits.getAsInteger(10, version) || version < 50)
+      return fail("--arch: '" + a + "' is not a CUDA architecture such as sm_80 or sm_90");
+    nvrtc.archs.push_back(a.str());
+  }
   if (nvrtc.archs.empty())
     return fail("--arch needs at least one architecture, e.g. --arch sm_90");
   codegen::NvrtcStats stats;
