@@ -8,7 +8,8 @@
 //   3. N random corruptions (1-16 random bytes overwritten, byte runs set to
 //      0x00/0xFF, insertions, deletions), from a fixed seed.
 // Exits 0 when every input kept the property, 1 otherwise (printing the
-// first few failures), 2 on a usage error.
+// first few failures), 2 on a usage error. `--emit-seeds DIR` writes the
+// seeds as DIR/seed-N.kart (a starting corpus for the libFuzzer build).
 //
 //===----------------------------------------------------------------------===//
 #include "ArtifactFuzz.h"
@@ -97,6 +98,7 @@ void fuzzSeed(const std::vector<uint8_t> &seed, const std::string &name, uint64_
 int main(int argc, char **argv) {
   uint64_t iterations = 20000, rngSeed = 1;
   std::vector<std::string> paths;
+  std::string emitDir;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "--iterations" || a == "--seed") && i + 1 < argc) {
@@ -108,9 +110,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       (a == "--iterations" ? iterations : rngSeed) = v;
+    } else if (a == "--emit-seeds" && i + 1 < argc) {
+      emitDir = argv[++i];
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr,
-                   "usage: kiln-artifact-fuzz [--iterations N] [--seed S] [SEED.kart...]\n");
+                   "usage: kiln-artifact-fuzz [--iterations N] [--seed S] [--emit-seeds DIR] "
+                   "[SEED.kart...]\n");
       return 2;
     } else {
       paths.push_back(a);
@@ -135,6 +140,18 @@ int main(int argc, char **argv) {
         return 2;
       }
       seeds.emplace_back(small ? "<small sample>" : "<full sample>", bytes);
+    }
+  }
+  if (!emitDir.empty()) {
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      std::string path = emitDir + "/seed-" + std::to_string(i) + ".kart";
+      std::ofstream out(path, std::ios::binary);
+      out.write(reinterpret_cast<const char *>(seeds[i].second.data()),
+                std::streamsize(seeds[i].second.size()));
+      if (!out) {
+        std::fprintf(stderr, "kiln-artifact-fuzz: %s: cannot write\n", path.c_str());
+        return 2;
+      }
     }
   }
   auto start = std::chrono::steady_clock::now();
