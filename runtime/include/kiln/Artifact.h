@@ -26,7 +26,7 @@
 
 namespace kiln::rt {
 
-/// Largest artifact the reader accepts (the flatbuffers limit, 2 GiB - 1).
+/// Artifacts must be smaller than this (the flatbuffers limit, 2 GiB - 1).
 constexpr uint64_t kMaxArtifactBytes = 0x7FFFFFFFull;
 /// Largest region size (persistent, input, arena) the reader accepts.
 constexpr uint64_t kMaxRegionBytes = 1ull << 48;
