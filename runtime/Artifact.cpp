@@ -16,6 +16,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+
+static_assert(FLATBUFFERS_LITTLEENDIAN, "the .kart reader assumes a little-endian host");
 
 namespace kiln::rt {
 namespace {
@@ -122,17 +125,23 @@ struct Reader {
     return s->str();
   }
 
+  /// A vector of scalars. The Verifier only guarantees 4-byte alignment of
+  /// a vector's data, so 8-byte elements are read with memcpy, not loads.
   template <typename T, typename U> std::vector<T> vec(const flatbuffers::Vector<U> *v) {
+    static_assert(std::is_arithmetic<U>::value, "scalar vectors only");
     std::vector<T> out;
     if (v) {
       take(v->size());
-      out.reserve(v->size());
-      for (auto x : *v)
-        out.push_back(static_cast<T>(x));
+      out.resize(v->size());
+      const uint8_t *data = v->Data();
+      for (size_t i = 0; i < out.size(); ++i) {
+        U x;
+        std::memcpy(&x, data + i * sizeof(U), sizeof(U)); // little-endian hosts only
+        out[i] = static_cast<T>(x);
+      }
     }
     return out;
   }
-
 
   TensorDesc readTensor(const fb::Tensor *t, const std::string &where) {
     take(1);
