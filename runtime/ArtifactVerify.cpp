@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/Artifact.h"
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -220,7 +221,10 @@ void checkLibrary(const FunctionDesc &f, const LibraryStep &l, const std::string
   }
 }
 
-void checkFunction(const Program &p, const FunctionDesc &f, const std::string &fw) {
+using StateMap = std::map<std::string, const TensorDesc *>;
+
+void checkFunction(const Program &p, const StateMap &stateByName, const FunctionDesc &f,
+                   const std::string &fw) {
   if (f.inputBytes > kMaxRegionBytes)
     fail(fw, "field 'inputBytes' " + to_string(f.inputBytes) + " exceeds " +
                  to_string(kMaxRegionBytes));
@@ -235,6 +239,19 @@ void checkFunction(const Program &p, const FunctionDesc &f, const std::string &f
                            : t.region == Region::input    ? f.inputBytes
                                                           : f.arenaBytes;
     checkTensor(t, tw, regionBytes, p.alignment);
+    if (t.region == Region::persistent) {
+      // One persistent layout for every function: a persistent tensor named
+      // like a state tensor is that tensor.
+      auto found = stateByName.find(t.name);
+      if (found != stateByName.end()) {
+        const TensorDesc &s = *found->second;
+        if (s.offset != t.offset || s.dtype != t.dtype || s.shape != t.shape)
+          fail(tw, "persistent tensor differs from state '" + s.name + "' (offset " +
+                       to_string(t.offset) + " vs " + to_string(s.offset) + ", " +
+                       dtypeText(t.dtype) + " vs " + dtypeText(s.dtype) + ", rank " +
+                       to_string(t.shape.size()) + " vs " + to_string(s.shape.size()) + ")");
+      }
+    }
   }
   for (size_t i = 0; i < f.args.size(); ++i)
     checkIndex(f.args[i], f, fw + " arg " + to_string(i));
@@ -286,6 +303,7 @@ void checkProgram(const Program &p) {
     fail("program", "field 'initialPersistent' has " + to_string(p.initialPersistent.size()) +
                         " bytes, persistentBytes is " + to_string(p.persistentBytes));
   std::set<std::string> names;
+  StateMap stateByName;
   for (size_t i = 0; i < p.state.size(); ++i) {
     const TensorDesc &t = p.state[i].tensor;
     std::string sw = "state " + to_string(i) + " ('" + t.name + "')";
@@ -296,6 +314,7 @@ void checkProgram(const Program &p) {
     checkTensor(t, sw, p.persistentBytes, p.alignment);
     if (!names.insert(t.name).second)
       fail(sw, "duplicate state name '" + t.name + "'");
+    stateByName[t.name] = &t;
   }
   names.clear();
   for (size_t i = 0; i < p.kernels.size(); ++i) {
@@ -316,7 +335,7 @@ void checkProgram(const Program &p) {
     checkName(f.name, "function " + to_string(i));
     if (!names.insert(f.name).second)
       fail("function " + to_string(i), "duplicate function name '" + f.name + "'");
-    checkFunction(p, f, "function '" + f.name + "'");
+    checkFunction(p, stateByName, f, "function '" + f.name + "'");
   }
 }
 

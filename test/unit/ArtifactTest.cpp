@@ -290,6 +290,9 @@ TEST(Artifact, HostilePrograms) {
                  {"tensor 5", "field 'name' contains a NUL byte at 1"});
   expectRejected([](Program &p) { p.functions[0].tensors[5].name.clear(); },
                  {"tensor 5 ('')", "field 'name' is empty"});
+  expectRejected([](Program &p) { p.functions[1].tensors[1].offset = 128; },
+                 {"function 'forward' tensor 1 ('b')", "differs from state 'b'",
+                  "offset 128 vs 64"});
   expectRejected([](Program &p) { p.alignment = 48; }, {"field 'alignment' 48"});
   expectRejected(
       [](Program &p) { p.functions[0].tensors[5].offset = ~uint64_t(0) - 63; },
