@@ -324,6 +324,10 @@ Status writeArtifact(const Program &program, std::vector<uint8_t> &bytes) {
 }
 
 Status writeArtifactFile(const Program &program, const std::string &path) {
+  // Never write a file the reader would reject.
+  Status valid = verifyProgram(program);
+  if (!valid)
+    return Status(valid.code(), path + ": not written: " + valid.message());
   std::vector<uint8_t> bytes;
   KILN_RT_RETURN_IF_ERROR(writeArtifact(program, bytes));
   std::string error;

@@ -315,12 +315,25 @@ void checkProgram(const Program &p) {
     if (!names.insert(t.name).second)
       fail(sw, "duplicate state name '" + t.name + "'");
     stateByName[t.name] = &t;
+    if (t.dtype == DType::i1)
+      for (uint64_t e = 0; e < uint64_t(t.numElements()); ++e)
+        if (p.initialPersistent[t.offset + e] > 1)
+          fail(sw, "initial value of element " + to_string(e) + " is " +
+                       to_string(p.initialPersistent[t.offset + e]) + " (i1 must be 0 or 1)");
   }
   names.clear();
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const KernelDesc &k = p.kernels[i];
     std::string kw = "kernel " + to_string(i) + " ('" + k.name + "')";
     checkName(k.name, kw);
+    std::set<std::string> archs;
+    for (size_t j = 0; j < k.cubins.size(); ++j) {
+      const std::string &arch = k.cubins[j].arch;
+      if (arch.empty())
+        fail(kw, "cubin " + to_string(j) + " field 'arch' is empty");
+      if (!archs.insert(arch).second)
+        fail(kw, "cubin " + to_string(j) + " duplicate arch '" + arch + "'");
+    }
     if (!names.insert(k.name).second)
       fail(kw, "duplicate kernel name '" + k.name + "'");
     for (size_t j = 0; j < k.argDTypes.size(); ++j)

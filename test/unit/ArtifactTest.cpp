@@ -180,6 +180,13 @@ TEST(Artifact, RoundTripThroughFileAndUnalignedBuffer) {
   s = loadArtifact(shifted.data() + 1, bytes.size(), r);
   ASSERT_TRUE(s.isOk()) << s.message();
   expectProgramEq(p, r);
+  // A program the reader would reject is not written.
+  Program bad = p;
+  bad.kernels[1].name = bad.kernels[0].name;
+  s = writeArtifactFile(bad, path);
+  EXPECT_EQ(s.code(), Code::invalid_artifact);
+  EXPECT_NE(s.message().find("not written"), std::string::npos) << s.message();
+  ASSERT_TRUE(loadArtifactFile(path, r).isOk()) << "the old file must survive";
   std::remove(path.c_str());
   rmdir(dir);
   s = loadArtifactFile(path, r);
@@ -293,6 +300,22 @@ TEST(Artifact, HostilePrograms) {
   expectRejected([](Program &p) { p.functions[1].tensors[1].offset = 128; },
                  {"function 'forward' tensor 1 ('b')", "differs from state 'b'",
                   "offset 128 vs 64"});
+  expectRejected([](Program &p) { p.kernels[0].cubins[1].arch = "sm_80"; },
+                 {"kernel 0 ('kiln_loop_0123456789abcdef')", "cubin 1 duplicate arch 'sm_80'"});
+  expectRejected(
+      [](Program &p) {
+        p.state[2].tensor.dtype = DType::i1; // bytes 128.. are 7 * i + 3
+        for (TensorDesc &t : p.functions[0].tensors)
+          if (t.name == "step")
+            t.dtype = DType::i1;
+        for (TensorDesc &t : p.functions[1].tensors)
+          if (t.name == "step")
+            t.dtype = DType::i1;
+        for (TensorDesc &t : p.functions[2].tensors)
+          if (t.name == "step")
+            t.dtype = DType::i1;
+      },
+      {"state 2 ('step')", "initial value of element 0 is", "i1 must be 0 or 1"});
   expectRejected([](Program &p) { p.alignment = 48; }, {"field 'alignment' 48"});
   expectRejected(
       [](Program &p) { p.functions[0].tensors[5].offset = ~uint64_t(0) - 63; },

@@ -89,19 +89,24 @@ TensorDesc tensor(std::string name, DType dtype, std::vector<int64_t> shape, Ten
   return t;
 }
 
-/// state w f32[2,3], b f32[3], step i64; train_step: y = x, z = memset 1;
+/// state w f32[2,3], b f32[3], step i64, h f16[2], flag i1[3]; train_step: y = x, z = memset 1;
 /// update: w = x.
 Program sessionProgram() {
   Program p;
   p.model = "session-test";
-  p.persistentBytes = 192;
+  p.persistentBytes = 320;
   TensorDesc w = tensor("w", DType::f32, {2, 3}, TensorRole::param, Region::persistent, 0);
   TensorDesc b = tensor("b", DType::f32, {3}, TensorRole::param, Region::persistent, 64);
   TensorDesc step = tensor("step", DType::i64, {}, TensorRole::step, Region::persistent, 128);
-  p.state = {{w}, {b}, {step}};
-  p.initialPersistent.resize(192);
-  for (size_t i = 0; i < 192; ++i)
+  TensorDesc h = tensor("h", DType::f16, {2}, TensorRole::buffer, Region::persistent, 192);
+  TensorDesc flag = tensor("flag", DType::i1, {3}, TensorRole::buffer, Region::persistent, 256);
+  p.state = {{w}, {b}, {step}, {h}, {flag}};
+  p.initialPersistent.resize(320);
+  for (size_t i = 0; i < 320; ++i)
     p.initialPersistent[i] = uint8_t(i + 1);
+  p.initialPersistent[256] = 1; // flag = {1, 0, 1}
+  p.initialPersistent[257] = 0;
+  p.initialPersistent[258] = 1;
   TensorDesc x = tensor("x", DType::f32, {2, 3}, TensorRole::input, Region::input, 0);
   FunctionDesc train;
   train.name = "train_step";
@@ -248,9 +253,15 @@ TEST_P(SessionTest, CheckpointRoundTripAndMismatches) {
   kiln::safetensors::File file;
   std::string error;
   ASSERT_TRUE(kiln::safetensors::readFile(path, file, error)) << error;
-  ASSERT_EQ(file.tensors.size(), 3u);
+  ASSERT_EQ(file.tensors.size(), 5u);
   ASSERT_NE(file.find("step"), nullptr);
   EXPECT_EQ(file.find("step")->dtype, kiln::safetensors::DType::I64);
+  ASSERT_NE(file.find("h"), nullptr);
+  EXPECT_EQ(file.find("h")->dtype, kiln::safetensors::DType::F16);
+  EXPECT_EQ(file.find("h")->data, std::vector<uint8_t>({193, 194, 195, 196}));
+  ASSERT_NE(file.find("flag"), nullptr);
+  EXPECT_EQ(file.find("flag")->dtype, kiln::safetensors::DType::Bool);
+  EXPECT_EQ(file.find("flag")->data, std::vector<uint8_t>({1, 0, 1}));
   EXPECT_EQ(file.find("w")->data.size(), 24u);
   EXPECT_EQ(file.metadata.at("kiln.model"), "session-test");
 

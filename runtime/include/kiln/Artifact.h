@@ -38,6 +38,7 @@ constexpr size_t kMaxTensorRank = 64;
 /// Fails only if the result would exceed kMaxArtifactBytes.
 Status writeArtifact(const Program &program, std::vector<uint8_t> &bytes);
 
+/// verifyProgram (a program the reader would reject is not written), then
 /// writeArtifact, then writes `path` atomically (kiln/AtomicFile.h): a
 /// reader sees the old file or the whole new one.
 Status writeArtifactFile(const Program &program, const std::string &path);
