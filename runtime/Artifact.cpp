@@ -33,17 +33,16 @@ using flatbuffers::Offset;
 
 Offset<fb::Tensor> writeTensor(FlatBufferBuilder &b, const TensorDesc &t) {
   return fb::CreateTensor(b, b.CreateString(t.name), static_cast<fb::DType>(t.dtype),
-                          b.CreateVector(t.shape),
-                                static_cast<fb::TensorRole>(t.role),
-                                static_cast<fb::Region>(t.region), t.offset, t.size);
+                          b.CreateVector(t.shape), static_cast<fb::TensorRole>(t.role),
+                          static_cast<fb::Region>(t.region), t.offset, t.size);
 }
 
 Offset<fb::Kernel> writeKernel(FlatBufferBuilder &b, const KernelDesc &k) {
   std::vector<Offset<fb::Binary>> cubins;
   for (const KernelDesc::Binary &bin : k.cubins) {
     auto arch = b.CreateString(bin.arch);
-    auto data = b.CreateVector(reinterpret_cast<const uint8_t *>(bin.cubin.data()),
-                               bin.cubin.size());
+    auto data =
+        b.CreateVector(reinterpret_cast<const uint8_t *>(bin.cubin.data()), bin.cubin.size());
     cubins.push_back(fb::CreateBinary(b, arch, data));
   }
   std::vector<uint8_t> dtypes;
@@ -51,8 +50,8 @@ Offset<fb::Kernel> writeKernel(FlatBufferBuilder &b, const KernelDesc &k) {
     dtypes.push_back(static_cast<uint8_t>(d));
   auto name = b.CreateString(k.name);
   auto source = b.CreateString(k.source);
-  auto argDTypes = b.CreateVector(reinterpret_cast<const fb::DType *>(dtypes.data()),
-                                  dtypes.size());
+  auto argDTypes =
+      b.CreateVector(reinterpret_cast<const fb::DType *>(dtypes.data()), dtypes.size());
   auto cubinVec = b.CreateVector(cubins);
   auto ptx = b.CreateString(k.ptx);
   return fb::CreateKernel(b, name, source, argDTypes, cubinVec, ptx, k.registers, k.spillBytes,
@@ -100,7 +99,6 @@ Offset<fb::Function> writeFunction(FlatBufferBuilder &b, const FunctionDesc &f) 
 struct DecodeError {
   std::string message;
 };
-
 
 /// Copies a verified buffer into a Program. The flatbuffers Verifier
 /// accepts offsets that point at the same table or vector from many places;

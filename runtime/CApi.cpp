@@ -45,10 +45,10 @@ template <typename F> kiln_status_t guarded(const char *api, F &&body) {
   }
 }
 
-#define KILN_CHECK_ARG(cond, api, what)                                                 \
-  do {                                                                                  \
-    if (!(cond))                                                                        \
-      return fail(Code::invalid_argument, std::string(api) + ": " + (what));           \
+#define KILN_CHECK_ARG(cond, api, what)                                                            \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      return fail(Code::invalid_argument, std::string(api) + ": " + (what));                       \
   } while (0)
 
 DeviceOptions toOptions(const kiln_options_t *o) {
@@ -84,9 +84,8 @@ kiln_status_t kiln_load(const char *path, const char *device, const kiln_options
   KILN_CHECK_ARG(path, "kiln_load", "path is NULL");
   KILN_CHECK_ARG(device, "kiln_load", "device is NULL");
   std::unique_ptr<Session> session;
-  kiln_status_t s = guarded("kiln_load", [&] {
-    return Session::open(path, device, toOptions(options), session);
-  });
+  kiln_status_t s = guarded(
+      "kiln_load", [&] { return Session::open(path, device, toOptions(options), session); });
   return s == KILN_OK ? wrap(std::move(session), out) : s;
 }
 
@@ -98,8 +97,8 @@ kiln_status_t kiln_load_memory(const void *data, size_t size, const char *device
   KILN_CHECK_ARG(device, "kiln_load_memory", "device is NULL");
   std::unique_ptr<Session> session;
   kiln_status_t s = guarded("kiln_load_memory", [&] {
-    return Session::openMemory(static_cast<const uint8_t *>(data), size, device,
-                               toOptions(options), session);
+    return Session::openMemory(static_cast<const uint8_t *>(data), size, device, toOptions(options),
+                               session);
   });
   return s == KILN_OK ? wrap(std::move(session), out) : s;
 }
@@ -143,10 +142,10 @@ kiln_status_t kiln_tensor_info(const kiln_runtime_t *rt, const char *function, c
       *rank = t->shape.size();
     if (shape) {
       if (t->shape.size() > shape_capacity)
-        return Status(Code::invalid_argument,
-                      "kiln_tensor_info: tensor '" + std::string(name) + "' has rank " +
-                          std::to_string(t->shape.size()) + ", shape_capacity is " +
-                          std::to_string(shape_capacity));
+        return Status(Code::invalid_argument, "kiln_tensor_info: tensor '" + std::string(name) +
+                                                  "' has rank " + std::to_string(t->shape.size()) +
+                                                  ", shape_capacity is " +
+                                                  std::to_string(shape_capacity));
       for (size_t i = 0; i < t->shape.size(); ++i)
         shape[i] = t->shape[i];
     }
@@ -190,8 +189,7 @@ kiln_status_t kiln_get_param(kiln_runtime_t *rt, const char *name, void *data, s
   return guarded("kiln_get_param", [&] { return rt->session->getParam(name, data, bytes); });
 }
 
-kiln_status_t kiln_set_param(kiln_runtime_t *rt, const char *name, const void *data,
-                             size_t bytes) {
+kiln_status_t kiln_set_param(kiln_runtime_t *rt, const char *name, const void *data, size_t bytes) {
   KILN_CHECK_ARG(rt, "kiln_set_param", "runtime is NULL");
   KILN_CHECK_ARG(name, "kiln_set_param", "name is NULL");
   return guarded("kiln_set_param", [&] { return rt->session->setParam(name, data, bytes); });

@@ -18,9 +18,7 @@ namespace {
 
 using std::to_string;
 
-uint64_t exactBytes(const TensorDesc &t) {
-  return uint64_t(t.numElements()) * dtypeBytes(t.dtype);
-}
+uint64_t exactBytes(const TensorDesc &t) { return uint64_t(t.numElements()) * dtypeBytes(t.dtype); }
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
@@ -83,8 +81,8 @@ Status makeDevice(const std::string &name, const DeviceOptions &options,
 
 } // namespace
 
-Status Session::create(Program program, const std::string &deviceName,
-                       const DeviceOptions &options, std::unique_ptr<Session> &out) {
+Status Session::create(Program program, const std::string &deviceName, const DeviceOptions &options,
+                       std::unique_ptr<Session> &out) {
   KILN_RT_RETURN_IF_ERROR(verifyProgram(program));
   std::unique_ptr<Device> device;
   std::string note;
@@ -163,8 +161,8 @@ Status Session::findTensor(const std::string &function, const std::string &name,
         out = &fn.tensors[i];
         return Status::ok();
       }
-  return Status(Code::invalid_argument, "function '" + function + "' has no argument or result '" +
-                                            name + "'");
+  return Status(Code::invalid_argument,
+                "function '" + function + "' has no argument or result '" + name + "'");
 }
 
 Status Session::setInput(const std::string &function, const std::string &name, const void *data,
@@ -194,8 +192,7 @@ Status Session::run(const std::string &function) {
   return Status::ok();
 }
 
-Status Session::readTensor(const TensorDesc &t, void *data, size_t bytes,
-                           const std::string &what) {
+Status Session::readTensor(const TensorDesc &t, void *data, size_t bytes, const std::string &what) {
   if (bytes != exactBytes(t))
     return sizeMismatch(what, t, bytes);
   if (bytes && !data)
@@ -208,18 +205,18 @@ Status Session::getOutput(const std::string &function, size_t index, void *data,
   KILN_RT_RETURN_IF_ERROR(findFunction(function, f));
   const FunctionDesc &fn = program_.functions[f];
   if (index >= fn.results.size())
-    return Status(Code::invalid_argument, "function '" + function + "' result " +
-                                              to_string(index) + " does not exist (" +
-                                              to_string(fn.results.size()) + " results)");
+    return Status(Code::invalid_argument, "function '" + function + "' result " + to_string(index) +
+                                              " does not exist (" + to_string(fn.results.size()) +
+                                              " results)");
   const TensorDesc &t = fn.tensors[fn.results[index]];
-  std::string what = "function '" + function + "' result " + to_string(index) + " ('" +
-                     t.name + "')";
+  std::string what =
+      "function '" + function + "' result " + to_string(index) + " ('" + t.name + "')";
   if (t.region != Region::persistent && lastRun_ != int64_t(f))
     return Status(Code::invalid_argument,
                   what + ": function '" + function + "' has not run" +
-                      (lastRun_ >= 0 ? " since '" + program_.functions[lastRun_].name +
-                                           "' reused the arena"
-                                     : std::string(" yet")));
+                      (lastRun_ >= 0
+                           ? " since '" + program_.functions[lastRun_].name + "' reused the arena"
+                           : std::string(" yet")));
   return readTensor(t, data, bytes, what);
 }
 
@@ -231,8 +228,7 @@ Status Session::getOutput(const std::string &function, const std::string &name, 
   for (size_t i = 0; i < fn.results.size(); ++i)
     if (fn.tensors[fn.results[i]].name == name)
       return getOutput(function, i, data, bytes);
-  return Status(Code::invalid_argument,
-                "function '" + function + "' has no result '" + name + "'");
+  return Status(Code::invalid_argument, "function '" + function + "' has no result '" + name + "'");
 }
 
 Status Session::getParam(const std::string &name, void *data, size_t bytes) {
@@ -256,8 +252,7 @@ Status Session::saveCheckpoint(const std::string &path) {
   try {
     std::vector<uint8_t> image(program_.persistentBytes);
     if (!image.empty())
-      KILN_RT_RETURN_IF_ERROR(
-          device_->read(Region::persistent, 0, image.data(), image.size()));
+      KILN_RT_RETURN_IF_ERROR(device_->read(Region::persistent, 0, image.data(), image.size()));
     safetensors::File file;
     for (const StateDesc &s : program_.state) {
       safetensors::Tensor t;
@@ -301,8 +296,7 @@ Status Session::loadCheckpoint(const std::string &path) {
     // Validate everything against the state first, then write once.
     std::vector<uint8_t> image(program_.persistentBytes);
     if (!image.empty())
-      KILN_RT_RETURN_IF_ERROR(
-          device_->read(Region::persistent, 0, image.data(), image.size()));
+      KILN_RT_RETURN_IF_ERROR(device_->read(Region::persistent, 0, image.data(), image.size()));
     for (const StateDesc &s : program_.state) {
       const safetensors::Tensor *t = file.find(s.tensor.name);
       if (!t)
@@ -310,15 +304,14 @@ Status Session::loadCheckpoint(const std::string &path) {
                       where + ": tensor '" + s.tensor.name + "' is missing");
       safetensors::DType want = toSafeTensors(s.tensor.dtype);
       if (t->dtype != want)
-        return Status(Code::invalid_argument, where + ": tensor '" + s.tensor.name + "' has dtype " +
-                                                  safetensors::dtypeName(t->dtype) +
-                                                  ", the artifact has " +
-                                                  safetensors::dtypeName(want));
+        return Status(Code::invalid_argument,
+                      where + ": tensor '" + s.tensor.name + "' has dtype " +
+                          safetensors::dtypeName(t->dtype) + ", the artifact has " +
+                          safetensors::dtypeName(want));
       if (t->shape != s.tensor.shape)
-        return Status(Code::invalid_argument, where + ": tensor '" + s.tensor.name +
-                                                  "' has shape " + shapeText(t->shape) +
-                                                  ", the artifact has " +
-                                                  shapeText(s.tensor.shape));
+        return Status(Code::invalid_argument,
+                      where + ": tensor '" + s.tensor.name + "' has shape " + shapeText(t->shape) +
+                          ", the artifact has " + shapeText(s.tensor.shape));
       if (t->data.size() != exactBytes(s.tensor))
         return Status(Code::invalid_argument, where + ": tensor '" + s.tensor.name + "' has " +
                                                   to_string(t->data.size()) + " bytes, expected " +
@@ -328,8 +321,8 @@ Status Session::loadCheckpoint(const std::string &path) {
     for (const safetensors::Tensor &t : file.tensors) {
       const TensorDesc *known;
       if (!findTensor("", t.name, known).isOk())
-        return Status(Code::invalid_argument,
-                      where + ": tensor '" + t.name + "' is not a persistent tensor of the artifact");
+        return Status(Code::invalid_argument, where + ": tensor '" + t.name +
+                                                  "' is not a persistent tensor of the artifact");
     }
     if (!image.empty())
       KILN_RT_RETURN_IF_ERROR(device_->write(Region::persistent, 0, image.data(), image.size()));

@@ -15,8 +15,7 @@
 
 using namespace kiln::rt;
 
-bool checkArtifactInput(const uint8_t *data, size_t size, std::string &problem,
-                        bool *accepted) {
+bool checkArtifactInput(const uint8_t *data, size_t size, std::string &problem, bool *accepted) {
   Program program;
   Status s = loadArtifact(data, size, program);
   if (accepted)

@@ -115,10 +115,11 @@ int main(int argc, char **argv) {
     } else if (a == "--emit-seeds" && i + 1 < argc) {
       emitDir = argv[++i];
     } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr,
-                   "usage: kiln-artifact-fuzz [--iterations N] [--seed S] [--exhaustive-limit BYTES] "
-                   "[--emit-seeds DIR] "
-                   "[SEED.kart...]\n");
+      std::fprintf(
+          stderr,
+          "usage: kiln-artifact-fuzz [--iterations N] [--seed S] [--exhaustive-limit BYTES] "
+          "[--emit-seeds DIR] "
+          "[SEED.kart...]\n");
       return 2;
     } else {
       paths.push_back(a);

@@ -6,8 +6,8 @@
 // a message naming the field.
 //
 //===----------------------------------------------------------------------===//
-#include "SampleProgram.h"
 #include "kiln/Artifact.h"
+#include "SampleProgram.h"
 #include "program_generated.h"
 
 #include <gtest/gtest.h>
@@ -224,9 +224,9 @@ TEST(Artifact, Versions) {
 }
 
 TEST(Artifact, HostilePrograms) {
-  expectRejected([](Program &p) { p.functions[0].tensors[6].offset = 256; },
-                 {"function 'train_step' tensor 6 ('loss')", "offset 256 + size 64",
-                  "arena size 256"});
+  expectRejected(
+      [](Program &p) { p.functions[0].tensors[6].offset = 256; },
+      {"function 'train_step' tensor 6 ('loss')", "offset 256 + size 64", "arena size 256"});
   expectRejected([](Program &p) { p.functions[0].tensors[5].offset = 32; },
                  {"tensor 5 ('x')", "offset 32", "alignment 64"});
   expectRejected([](Program &p) { p.functions[0].tensors[5].size = 16; },
@@ -297,9 +297,9 @@ TEST(Artifact, HostilePrograms) {
                  {"tensor 5", "field 'name' contains a NUL byte at 1"});
   expectRejected([](Program &p) { p.functions[0].tensors[5].name.clear(); },
                  {"tensor 5 ('')", "field 'name' is empty"});
-  expectRejected([](Program &p) { p.functions[1].tensors[1].offset = 128; },
-                 {"function 'forward' tensor 1 ('b')", "differs from state 'b'",
-                  "offset 128 vs 64"});
+  expectRejected(
+      [](Program &p) { p.functions[1].tensors[1].offset = 128; },
+      {"function 'forward' tensor 1 ('b')", "differs from state 'b'", "offset 128 vs 64"});
   expectRejected([](Program &p) { p.kernels[0].cubins[1].arch = "sm_80"; },
                  {"kernel 0 ('kiln_loop_0123456789abcdef')", "cubin 1 duplicate arch 'sm_80'"});
   expectRejected(
@@ -317,9 +317,8 @@ TEST(Artifact, HostilePrograms) {
       },
       {"state 2 ('step')", "initial value of element 0 is", "i1 must be 0 or 1"});
   expectRejected([](Program &p) { p.alignment = 48; }, {"field 'alignment' 48"});
-  expectRejected(
-      [](Program &p) { p.functions[0].tensors[5].offset = ~uint64_t(0) - 63; },
-      {"tensor 5 ('x')", "exceeds input size 128"});
+  expectRejected([](Program &p) { p.functions[0].tensors[5].offset = ~uint64_t(0) - 63; },
+                 {"tensor 5 ('x')", "exceeds input size 128"});
 }
 
 /// A one-function program whose single step is `step(builder)`.
@@ -350,8 +349,7 @@ TEST(Artifact, MissingSubTablesAreRejected) {
       << s.message();
   s = loadWithStep([](auto &b) {
     fb::Dim3 block(1, 1, 1);
-    return fb::CreateStep(b, fb::StepKind::launch, 0,
-                          fb::CreateLaunchStep(b, 0, nullptr, &block));
+    return fb::CreateStep(b, fb::StepKind::launch, 0, fb::CreateLaunchStep(b, 0, nullptr, &block));
   });
   EXPECT_NE(s.message().find("step 0 launch: field 'grid' is missing"), std::string::npos)
       << s.message();

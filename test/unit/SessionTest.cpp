@@ -10,9 +10,9 @@
 // Expected values are computed independently from the program's layout.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Session.h"
 #include "kiln/Artifact.h"
 #include "kiln/SafeTensors.h"
-#include "kiln/Session.h"
 #include "kiln/runtime.h"
 
 #include <gtest/gtest.h>
@@ -110,7 +110,10 @@ Program sessionProgram() {
   TensorDesc x = tensor("x", DType::f32, {2, 3}, TensorRole::input, Region::input, 0);
   FunctionDesc train;
   train.name = "train_step";
-  train.tensors = {w, b, step, x,
+  train.tensors = {w,
+                   b,
+                   step,
+                   x,
                    tensor("y", DType::f32, {2, 3}, TensorRole::output, Region::arena, 0),
                    tensor("z", DType::i32, {4}, TensorRole::output, Region::arena, 64)};
   train.args = {3, 0};
@@ -184,7 +187,8 @@ TEST_P(SessionTest, InspectAndInitialParameters) {
   ASSERT_TRUE(session->findFunction("update", f).isOk());
   EXPECT_EQ(f, 1u);
   Status s = session->findFunction("nope", f);
-  EXPECT_TRUE(contains(s.message(), "function 'nope' does not exist (functions: train_step, update)"))
+  EXPECT_TRUE(
+      contains(s.message(), "function 'nope' does not exist (functions: train_step, update)"))
       << s.message();
   const TensorDesc *t;
   ASSERT_TRUE(session->findTensor("train_step", "z", t).isOk());
@@ -208,7 +212,8 @@ TEST_P(SessionTest, BindRunRead) {
   Status s = session->getOutput("train_step", "y", x.data(), 24);
   EXPECT_TRUE(contains(s.message(), "function 'train_step' has not run yet")) << s.message();
   s = session->setInput("train_step", "x", x.data(), 28);
-  EXPECT_TRUE(contains(s.message(), "function 'train_step' input 'x': got 28 bytes, f32[2, 3] has 24"))
+  EXPECT_TRUE(
+      contains(s.message(), "function 'train_step' input 'x': got 28 bytes, f32[2, 3] has 24"))
       << s.message();
   s = session->setInput("train_step", "w", x.data(), 24);
   EXPECT_TRUE(contains(s.message(), "persistent region, not an input (use set_param)"))
@@ -289,15 +294,24 @@ TEST_P(SessionTest, CheckpointRoundTripAndMismatches) {
     EXPECT_EQ(now, w1) << "a rejected checkpoint was partly applied";
     unlink(bp.c_str());
   };
-  expectRejected([](auto &f) { f.tensors[2].dtype = kiln::safetensors::DType::I32;
-                               f.tensors[2].data.resize(4); },
-                 "tensor 'step' has dtype I32, the artifact has I64");
-  expectRejected([](auto &f) { f.tensors[1].shape = {1, 3}; },
-                 "tensor 'b' has shape [1, 3], the artifact has [3]");
-  expectRejected([](auto &f) { f.tensors.erase(f.tensors.begin() + 1); },
-                 "tensor 'b' is missing");
-  expectRejected([](auto &f) { f.tensors.push_back(f.tensors[1]); f.tensors.back().name = "extra"; },
-                 "tensor 'extra' is not a persistent tensor");
+  expectRejected(
+      [](auto &f) {
+        f.tensors[2].dtype = kiln::safetensors::DType::I32;
+        f.tensors[2].data.resize(4);
+      },
+      "tensor 'step' has dtype I32, the artifact has I64");
+  expectRejected(
+      [](auto &f) {
+        f.tensors[1].shape = {1, 3};
+      },
+      "tensor 'b' has shape [1, 3], the artifact has [3]");
+  expectRejected([](auto &f) { f.tensors.erase(f.tensors.begin() + 1); }, "tensor 'b' is missing");
+  expectRejected(
+      [](auto &f) {
+        f.tensors.push_back(f.tensors[1]);
+        f.tensors.back().name = "extra";
+      },
+      "tensor 'extra' is not a persistent tensor");
   expectRejected([](auto &f) { f.metadata["kiln.model"] = "other"; },
                  "model 'other' does not match the artifact's 'session-test'");
   expectRejected(

@@ -28,8 +28,8 @@ public:
   /// Verifies `program` (verifyProgram), creates the device `deviceName`
   /// ("host", "cuda", or "auto": cuda, else host, saying why in
   /// deviceNote()), prepares it and uploads the initial persistent bytes.
-  static Status create(Program program, const std::string &deviceName,
-                       const DeviceOptions &options, std::unique_ptr<Session> &out);
+  static Status create(Program program, const std::string &deviceName, const DeviceOptions &options,
+                       std::unique_ptr<Session> &out);
   /// The same on a device the caller made (embedders, tests); `note` becomes
   /// deviceNote().
   static Status create(Program program, std::unique_ptr<Device> device, std::string note,
@@ -58,8 +58,7 @@ public:
                   size_t bytes);
   Status run(const std::string &function);
   /// Result `name` / number `index` of the last run of `function`.
-  Status getOutput(const std::string &function, const std::string &name, void *data,
-                   size_t bytes);
+  Status getOutput(const std::string &function, const std::string &name, void *data, size_t bytes);
   Status getOutput(const std::string &function, size_t index, void *data, size_t bytes);
   /// Persistent tensor `name`.
   Status getParam(const std::string &name, void *data, size_t bytes);

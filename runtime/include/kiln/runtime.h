@@ -102,8 +102,7 @@ kiln_status_t kiln_get_output_index(kiln_runtime_t *rt, const char *function, si
 
 /** Reads / overwrites persistent tensor `name` (parameters, state). */
 kiln_status_t kiln_get_param(kiln_runtime_t *rt, const char *name, void *data, size_t bytes);
-kiln_status_t kiln_set_param(kiln_runtime_t *rt, const char *name, const void *data,
-                             size_t bytes);
+kiln_status_t kiln_set_param(kiln_runtime_t *rt, const char *name, const void *data, size_t bytes);
 
 /** Every persistent tensor by name, as safetensors, written atomically. */
 kiln_status_t kiln_save_checkpoint(kiln_runtime_t *rt, const char *path);
