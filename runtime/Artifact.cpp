@@ -16,6 +16,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+
+static_assert(FLATBUFFERS_LITTLEENDIAN, "the .kart reader assumes a little-endian host");
 
 namespace kiln::rt {
 namespace {
@@ -30,17 +33,16 @@ using flatbuffers::Offset;
 
 Offset<fb::Tensor> writeTensor(FlatBufferBuilder &b, const TensorDesc &t) {
   return fb::CreateTensor(b, b.CreateString(t.name), static_cast<fb::DType>(t.dtype),
-                          b.CreateVector(t.shape),
-                                static_cast<fb::TensorRole>(t.role),
-                                static_cast<fb::Region>(t.region), t.offset, t.size);
+                          b.CreateVector(t.shape), static_cast<fb::TensorRole>(t.role),
+                          static_cast<fb::Region>(t.region), t.offset, t.size);
 }
 
 Offset<fb::Kernel> writeKernel(FlatBufferBuilder &b, const KernelDesc &k) {
   std::vector<Offset<fb::Binary>> cubins;
   for (const KernelDesc::Binary &bin : k.cubins) {
     auto arch = b.CreateString(bin.arch);
-    auto data = b.CreateVector(reinterpret_cast<const uint8_t *>(bin.cubin.data()),
-                               bin.cubin.size());
+    auto data =
+        b.CreateVector(reinterpret_cast<const uint8_t *>(bin.cubin.data()), bin.cubin.size());
     cubins.push_back(fb::CreateBinary(b, arch, data));
   }
   std::vector<uint8_t> dtypes;
@@ -48,8 +50,8 @@ Offset<fb::Kernel> writeKernel(FlatBufferBuilder &b, const KernelDesc &k) {
     dtypes.push_back(static_cast<uint8_t>(d));
   auto name = b.CreateString(k.name);
   auto source = b.CreateString(k.source);
-  auto argDTypes = b.CreateVector(reinterpret_cast<const fb::DType *>(dtypes.data()),
-                                  dtypes.size());
+  auto argDTypes =
+      b.CreateVector(reinterpret_cast<const fb::DType *>(dtypes.data()), dtypes.size());
   auto cubinVec = b.CreateVector(cubins);
   auto ptx = b.CreateString(k.ptx);
   return fb::CreateKernel(b, name, source, argDTypes, cubinVec, ptx, k.registers, k.spillBytes,
@@ -93,152 +95,192 @@ Offset<fb::Function> writeFunction(FlatBufferBuilder &b, const FunctionDesc &f) 
 // Reader (structure already verified; copies everything)
 //===--------------------------------------------------------------------===//
 
-std::string str(const flatbuffers::String *s) { return s ? s->str() : std::string(); }
-
-template <typename T, typename U> std::vector<T> vec(const flatbuffers::Vector<U> *v) {
-  std::vector<T> out;
-  if (v) {
-    out.reserve(v->size());
-    for (auto x : *v)
-      out.push_back(static_cast<T>(x));
-  }
-  return out;
-}
-
 /// Decoding fails only for missing required sub-tables; `where` names them.
 struct DecodeError {
   std::string message;
 };
 
-TensorDesc readTensor(const fb::Tensor *t, const std::string &where) {
-  if (!t)
-    throw DecodeError{where + ": missing tensor table"};
-  TensorDesc d;
-  d.name = str(t->name());
-  d.dtype = static_cast<DType>(t->dtype());
-  d.shape = vec<int64_t>(t->shape());
-  d.role = static_cast<TensorRole>(t->role());
-  d.region = static_cast<Region>(t->region());
-  d.offset = t->offset();
-  d.size = t->size();
-  return d;
-}
+/// Copies a verified buffer into a Program. The flatbuffers Verifier
+/// accepts offsets that point at the same table or vector from many places;
+/// every decoded element is charged against a budget of the file's size
+/// (the writer never shares), so such a file cannot amplify into a huge
+/// Program.
+struct Reader {
+  uint64_t size, left;
 
-KernelDesc readKernel(const fb::Kernel *k, const std::string &where) {
-  if (!k)
-    throw DecodeError{where + ": missing kernel table"};
-  KernelDesc d;
-  d.name = str(k->name());
-  d.source = str(k->source());
-  if (auto *dt = k->arg_dtypes())
-    for (auto x : *dt)
-      d.argDTypes.push_back(static_cast<DType>(x));
-  if (auto *cubins = k->cubins()) {
-    for (flatbuffers::uoffset_t i = 0; i < cubins->size(); ++i) {
-      const fb::Binary *bin = cubins->Get(i);
-      if (!bin)
-        throw DecodeError{where + " cubin " + std::to_string(i) + ": missing binary table"};
-      KernelDesc::Binary out;
-      out.arch = str(bin->arch());
-      if (auto *data = bin->cubin())
-        out.cubin.assign(reinterpret_cast<const char *>(data->data()), data->size());
-      d.cubins.push_back(std::move(out));
-    }
+  /// Charges `n` decoded elements (or characters) against the budget.
+  void take(uint64_t n) {
+    if (n > left)
+      throw DecodeError{"decoded content exceeds the " + std::to_string(size) +
+                        "-byte file (tables or vectors shared between fields)"};
+    left -= n;
   }
-  d.ptx = str(k->ptx());
-  d.registers = k->registers();
-  d.spillBytes = k->spill_bytes();
-  d.sharedBytes = k->shared_bytes();
-  return d;
-}
 
-Step readStep(const fb::Step *s, const std::string &where) {
-  if (!s)
-    throw DecodeError{where + ": missing step table"};
-  Step d;
-  d.kind = static_cast<StepKind>(s->kind());
-  d.label = str(s->label());
-  d.dst = s->dst();
-  d.src = s->src();
-  d.value = s->value();
-  if (d.kind == StepKind::launch) {
-    const fb::LaunchStep *l = s->launch();
-    if (!l)
-      throw DecodeError{where + ": kind launch but field 'launch' is missing"};
-    if (!l->grid())
-      throw DecodeError{where + " launch: field 'grid' is missing"};
-    if (!l->block())
-      throw DecodeError{where + " launch: field 'block' is missing"};
-    d.launch.kernel = l->kernel();
-    d.launch.grid[0] = l->grid()->x();
-    d.launch.grid[1] = l->grid()->y();
-    d.launch.grid[2] = l->grid()->z();
-    d.launch.block[0] = l->block()->x();
-    d.launch.block[1] = l->block()->y();
-    d.launch.block[2] = l->block()->z();
-    d.launch.dynamicSharedBytes = l->dynamic_shared_bytes();
-    d.launch.args = vec<uint32_t>(l->args());
-  } else if (d.kind == StepKind::library) {
-    const fb::LibraryStep *l = s->library();
-    if (!l)
-      throw DecodeError{where + ": kind library but field 'library' is missing"};
-    d.library.op = static_cast<LibraryOp>(l->op());
-    d.library.epilogue = static_cast<Epilogue>(l->epilogue());
-    d.library.dtype = static_cast<DType>(l->dtype());
-    d.library.params = vec<int64_t>(l->params());
-    d.library.args = vec<uint32_t>(l->args());
+  std::string str(const flatbuffers::String *s) {
+    if (!s)
+      return std::string();
+    take(s->size());
+    return s->str();
   }
-  return d;
-}
 
-FunctionDesc readFunction(const fb::Function *f, const std::string &where) {
-  if (!f)
-    throw DecodeError{where + ": missing function table"};
-  FunctionDesc d;
-  d.name = str(f->name());
-  std::string fw = "function '" + d.name + "'";
-  if (auto *ts = f->tensors())
-    for (flatbuffers::uoffset_t i = 0; i < ts->size(); ++i)
-      d.tensors.push_back(readTensor(ts->Get(i), fw + " tensor " + std::to_string(i)));
-  d.args = vec<uint32_t>(f->args());
-  d.results = vec<uint32_t>(f->results());
-  if (auto *ss = f->steps())
-    for (flatbuffers::uoffset_t i = 0; i < ss->size(); ++i)
-      d.steps.push_back(readStep(ss->Get(i), fw + " step " + std::to_string(i)));
-  d.inputBytes = f->input_bytes();
-  d.arenaBytes = f->arena_bytes();
-  return d;
-}
-
-Program readProgram(const fb::Program *p) {
-  Program d;
-  d.major = p->major();
-  d.minor = p->minor();
-  d.compilerVersion = str(p->compiler_version());
-  d.model = str(p->model());
-  if (auto *archs = p->archs())
-    for (auto *a : *archs)
-      d.archs.push_back(str(a));
-  d.persistentBytes = p->persistent_bytes();
-  d.alignment = p->alignment();
-  if (auto *st = p->state())
-    for (flatbuffers::uoffset_t i = 0; i < st->size(); ++i) {
-      std::string where = "state " + std::to_string(i);
-      const fb::State *s = st->Get(i);
-      if (!s)
-        throw DecodeError{where + ": missing state table"};
-      d.state.push_back(StateDesc{readTensor(s->tensor(), where)});
+  /// A vector of scalars. The Verifier only guarantees 4-byte alignment of
+  /// a vector's data, so 8-byte elements are read with memcpy, not loads.
+  template <typename T, typename U> std::vector<T> vec(const flatbuffers::Vector<U> *v) {
+    static_assert(std::is_arithmetic<U>::value, "scalar vectors only");
+    std::vector<T> out;
+    if (v) {
+      take(v->size());
+      out.resize(v->size());
+      const uint8_t *data = v->Data();
+      for (size_t i = 0; i < out.size(); ++i) {
+        U x;
+        std::memcpy(&x, data + i * sizeof(U), sizeof(U)); // little-endian hosts only
+        out[i] = static_cast<T>(x);
+      }
     }
-  if (auto *ip = p->initial_persistent())
-    d.initialPersistent.assign(ip->begin(), ip->end());
-  if (auto *ks = p->kernels())
-    for (flatbuffers::uoffset_t i = 0; i < ks->size(); ++i)
-      d.kernels.push_back(readKernel(ks->Get(i), "kernel " + std::to_string(i)));
-  if (auto *fs = p->functions())
-    for (flatbuffers::uoffset_t i = 0; i < fs->size(); ++i)
-      d.functions.push_back(readFunction(fs->Get(i), "function " + std::to_string(i)));
-  return d;
-}
+    return out;
+  }
+
+  TensorDesc readTensor(const fb::Tensor *t, const std::string &where) {
+    take(1);
+    if (!t)
+      throw DecodeError{where + ": missing tensor table"};
+    TensorDesc d;
+    d.name = str(t->name());
+    d.dtype = static_cast<DType>(t->dtype());
+    d.shape = vec<int64_t>(t->shape());
+    d.role = static_cast<TensorRole>(t->role());
+    d.region = static_cast<Region>(t->region());
+    d.offset = t->offset();
+    d.size = t->size();
+    return d;
+  }
+
+  KernelDesc readKernel(const fb::Kernel *k, const std::string &where) {
+    take(1);
+    if (!k)
+      throw DecodeError{where + ": missing kernel table"};
+    KernelDesc d;
+    d.name = str(k->name());
+    d.source = str(k->source());
+    if (auto *dt = k->arg_dtypes())
+      take(dt->size());
+    if (auto *dt = k->arg_dtypes())
+      for (auto x : *dt)
+        d.argDTypes.push_back(static_cast<DType>(x));
+    if (auto *cubins = k->cubins()) {
+      for (flatbuffers::uoffset_t i = 0; i < cubins->size(); ++i) {
+        const fb::Binary *bin = cubins->Get(i);
+        if (!bin)
+          throw DecodeError{where + " cubin " + std::to_string(i) + ": missing binary table"};
+        KernelDesc::Binary out;
+        out.arch = str(bin->arch());
+        if (auto *data = bin->cubin())
+          take(data->size());
+        if (auto *data = bin->cubin())
+          out.cubin.assign(reinterpret_cast<const char *>(data->data()), data->size());
+        d.cubins.push_back(std::move(out));
+      }
+    }
+    d.ptx = str(k->ptx());
+    d.registers = k->registers();
+    d.spillBytes = k->spill_bytes();
+    d.sharedBytes = k->shared_bytes();
+    return d;
+  }
+
+  Step readStep(const fb::Step *s, const std::string &where) {
+    take(1);
+    if (!s)
+      throw DecodeError{where + ": missing step table"};
+    Step d;
+    d.kind = static_cast<StepKind>(s->kind());
+    d.label = str(s->label());
+    d.dst = s->dst();
+    d.src = s->src();
+    d.value = s->value();
+    if (d.kind == StepKind::launch) {
+      const fb::LaunchStep *l = s->launch();
+      if (!l)
+        throw DecodeError{where + ": kind launch but field 'launch' is missing"};
+      if (!l->grid())
+        throw DecodeError{where + " launch: field 'grid' is missing"};
+      if (!l->block())
+        throw DecodeError{where + " launch: field 'block' is missing"};
+      d.launch.kernel = l->kernel();
+      d.launch.grid[0] = l->grid()->x();
+      d.launch.grid[1] = l->grid()->y();
+      d.launch.grid[2] = l->grid()->z();
+      d.launch.block[0] = l->block()->x();
+      d.launch.block[1] = l->block()->y();
+      d.launch.block[2] = l->block()->z();
+      d.launch.dynamicSharedBytes = l->dynamic_shared_bytes();
+      d.launch.args = vec<uint32_t>(l->args());
+    } else if (d.kind == StepKind::library) {
+      const fb::LibraryStep *l = s->library();
+      if (!l)
+        throw DecodeError{where + ": kind library but field 'library' is missing"};
+      d.library.op = static_cast<LibraryOp>(l->op());
+      d.library.epilogue = static_cast<Epilogue>(l->epilogue());
+      d.library.dtype = static_cast<DType>(l->dtype());
+      d.library.params = vec<int64_t>(l->params());
+      d.library.args = vec<uint32_t>(l->args());
+    }
+    return d;
+  }
+
+  FunctionDesc readFunction(const fb::Function *f, const std::string &where) {
+    take(1);
+    if (!f)
+      throw DecodeError{where + ": missing function table"};
+    FunctionDesc d;
+    d.name = str(f->name());
+    std::string fw = "function '" + d.name + "'";
+    if (auto *ts = f->tensors())
+      for (flatbuffers::uoffset_t i = 0; i < ts->size(); ++i)
+        d.tensors.push_back(readTensor(ts->Get(i), fw + " tensor " + std::to_string(i)));
+    d.args = vec<uint32_t>(f->args());
+    d.results = vec<uint32_t>(f->results());
+    if (auto *ss = f->steps())
+      for (flatbuffers::uoffset_t i = 0; i < ss->size(); ++i)
+        d.steps.push_back(readStep(ss->Get(i), fw + " step " + std::to_string(i)));
+    d.inputBytes = f->input_bytes();
+    d.arenaBytes = f->arena_bytes();
+    return d;
+  }
+
+  Program readProgram(const fb::Program *p) {
+    Program d;
+    d.major = p->major();
+    d.minor = p->minor();
+    d.compilerVersion = str(p->compiler_version());
+    d.model = str(p->model());
+    if (auto *archs = p->archs())
+      for (auto *a : *archs)
+        d.archs.push_back(str(a));
+    d.persistentBytes = p->persistent_bytes();
+    d.alignment = p->alignment();
+    if (auto *st = p->state())
+      for (flatbuffers::uoffset_t i = 0; i < st->size(); ++i) {
+        std::string where = "state " + std::to_string(i);
+        const fb::State *s = st->Get(i);
+        if (!s)
+          throw DecodeError{where + ": missing state table"};
+        d.state.push_back(StateDesc{readTensor(s->tensor(), where)});
+      }
+    if (auto *ip = p->initial_persistent())
+      take(ip->size());
+    if (auto *ip = p->initial_persistent())
+      d.initialPersistent.assign(ip->begin(), ip->end());
+    if (auto *ks = p->kernels())
+      for (flatbuffers::uoffset_t i = 0; i < ks->size(); ++i)
+        d.kernels.push_back(readKernel(ks->Get(i), "kernel " + std::to_string(i)));
+    if (auto *fs = p->functions())
+      for (flatbuffers::uoffset_t i = 0; i < fs->size(); ++i)
+        d.functions.push_back(readFunction(fs->Get(i), "function " + std::to_string(i)));
+    return d;
+  }
+};
 
 Status invalid(std::string message) {
   return Status(Code::invalid_artifact, "artifact: " + std::move(message));
@@ -280,6 +322,10 @@ Status writeArtifact(const Program &program, std::vector<uint8_t> &bytes) {
 }
 
 Status writeArtifactFile(const Program &program, const std::string &path) {
+  // Never write a file the reader would reject.
+  Status valid = verifyProgram(program);
+  if (!valid)
+    return Status(valid.code(), path + ": not written: " + valid.message());
   std::vector<uint8_t> bytes;
   KILN_RT_RETURN_IF_ERROR(writeArtifact(program, bytes));
   std::string error;
@@ -294,7 +340,7 @@ Status loadArtifact(const uint8_t *data, size_t size, Program &out) {
   if (size < 8)
     return invalid("file of " + std::to_string(size) +
                    " bytes is too short for a flatbuffer (at least 8)");
-  if (size > kMaxArtifactBytes)
+  if (size >= kMaxArtifactBytes)
     return invalid("file of " + std::to_string(size) + " bytes exceeds the limit of " +
                    std::to_string(kMaxArtifactBytes));
   // Size-prefixed: the prefix must account for every byte, so a truncated
@@ -344,7 +390,8 @@ Status loadArtifact(const uint8_t *data, size_t size, Program &out) {
                    std::to_string(kArtifactMinor));
   Program program;
   try {
-    program = readProgram(root);
+    Reader reader{size, size};
+    program = reader.readProgram(root);
   } catch (const DecodeError &e) {
     return invalid(e.message);
   } catch (const std::bad_alloc &) {

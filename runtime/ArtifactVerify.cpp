@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/Artifact.h"
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -79,15 +80,15 @@ void checkTensor(const TensorDesc &t, const std::string &where, uint64_t regionB
   uint64_t need = elements * dtypeBytes(t.dtype); // both bounded: no overflow
   if (t.size < need)
     fail(where, "size " + to_string(t.size) + " is less than " + to_string(elements) +
-                    " elements * " + to_string(dtypeBytes(t.dtype)) + " bytes = " +
-                    to_string(need));
+                    " elements * " + to_string(dtypeBytes(t.dtype)) +
+                    " bytes = " + to_string(need));
   if (t.offset % alignment != 0)
     fail(where, "offset " + to_string(t.offset) + " is not a multiple of the alignment " +
                     to_string(alignment));
   uint64_t end;
   if (__builtin_add_overflow(t.offset, t.size, &end) || end > regionBytes)
-    fail(where, "offset " + to_string(t.offset) + " + size " + to_string(t.size) +
-                    " exceeds " + regionName(t.region) + " size " + to_string(regionBytes));
+    fail(where, "offset " + to_string(t.offset) + " + size " + to_string(t.size) + " exceeds " +
+                    regionName(t.region) + " size " + to_string(regionBytes));
 }
 
 std::string tensorWhere(const std::string &fw, const FunctionDesc &f, uint32_t i) {
@@ -107,42 +108,34 @@ size_t libraryArgCount(const LibraryStep &l) {
     switch (l.epilogue) {
     case Epilogue::none:
     case Epilogue::relu:
-    case Epilogue::gelu:
-      return 3;
+    case Epilogue::gelu: return 3;
     case Epilogue::bias:
     case Epilogue::bias_relu:
     case Epilogue::bias_gelu:
     case Epilogue::drelu:
     case Epilogue::dgelu:
-    case Epilogue::bgradb:
-      return 4;
+    case Epilogue::bgradb: return 4;
     case Epilogue::drelu_bgrad:
-    case Epilogue::dgelu_bgrad:
-      return 5;
+    case Epilogue::dgelu_bgrad: return 5;
     }
     return 0;
   case LibraryOp::conv2d:
   case LibraryOp::conv2d_grad_input:
   case LibraryOp::conv2d_grad_filter:
-  case LibraryOp::pool2d_grad:
-    return 3;
-  case LibraryOp::pool2d:
-    return 2;
+  case LibraryOp::pool2d_grad: return 3;
+  case LibraryOp::pool2d: return 2;
   }
   return 0;
 }
 
 size_t libraryParamCount(LibraryOp op) {
   switch (op) {
-  case LibraryOp::matmul:
-    return 6;
+  case LibraryOp::matmul: return 6;
   case LibraryOp::conv2d:
   case LibraryOp::conv2d_grad_input:
-  case LibraryOp::conv2d_grad_filter:
-    return 18;
+  case LibraryOp::conv2d_grad_filter: return 18;
   case LibraryOp::pool2d:
-  case LibraryOp::pool2d_grad:
-    return 16;
+  case LibraryOp::pool2d_grad: return 16;
   }
   return 0;
 }
@@ -187,8 +180,8 @@ void checkLibrary(const FunctionDesc &f, const LibraryStep &l, const std::string
     fail(where, "library field 'op' has value " + to_string(unsigned(l.op)) + " (max " +
                     to_string(unsigned(LibraryOp::pool2d_grad)) + ")");
   if (static_cast<uint8_t>(l.epilogue) > static_cast<uint8_t>(Epilogue::dgelu_bgrad))
-    fail(where, "library field 'epilogue' has value " + to_string(unsigned(l.epilogue)) +
-                    " (max " + to_string(unsigned(Epilogue::dgelu_bgrad)) + ")");
+    fail(where, "library field 'epilogue' has value " + to_string(unsigned(l.epilogue)) + " (max " +
+                    to_string(unsigned(Epilogue::dgelu_bgrad)) + ")");
   std::string lw = where + " (library " + libraryOpName(l.op) + ")";
   if (l.op != LibraryOp::matmul && l.epilogue != Epilogue::none)
     fail(lw, std::string("field 'epilogue' is ") + epilogueName(l.epilogue) +
@@ -197,14 +190,14 @@ void checkLibrary(const FunctionDesc &f, const LibraryStep &l, const std::string
     fail(lw, "field 'dtype' is " + dtypeText(l.dtype) + " (must be f32 or f64)");
   size_t params = libraryParamCount(l.op);
   if (l.params.size() != params)
-    fail(lw, "param count " + to_string(l.params.size()) + " != " + to_string(params) +
-                 " for " + libraryOpName(l.op));
+    fail(lw, "param count " + to_string(l.params.size()) + " != " + to_string(params) + " for " +
+                 libraryOpName(l.op));
   for (size_t i = 0; i < l.params.size(); ++i)
     if (l.params[i] < 0)
       fail(lw, "param " + to_string(i) + " is negative (" + to_string(l.params[i]) + ")");
   if (l.op == LibraryOp::matmul && l.params[0] > 1 && l.epilogue != Epilogue::none)
-    fail(lw, "batch " + to_string(l.params[0]) + " > 1 with epilogue " +
-                 epilogueName(l.epilogue) + " (only epilogue none is batched)");
+    fail(lw, "batch " + to_string(l.params[0]) + " > 1 with epilogue " + epilogueName(l.epilogue) +
+                 " (only epilogue none is batched)");
   size_t args = libraryArgCount(l);
   if (l.args.size() != args)
     fail(lw, "arg count " + to_string(l.args.size()) + " != " + to_string(args) + " for " +
@@ -220,7 +213,10 @@ void checkLibrary(const FunctionDesc &f, const LibraryStep &l, const std::string
   }
 }
 
-void checkFunction(const Program &p, const FunctionDesc &f, const std::string &fw) {
+using StateMap = std::map<std::string, const TensorDesc *>;
+
+void checkFunction(const Program &p, const StateMap &stateByName, const FunctionDesc &f,
+                   const std::string &fw) {
   if (f.inputBytes > kMaxRegionBytes)
     fail(fw, "field 'inputBytes' " + to_string(f.inputBytes) + " exceeds " +
                  to_string(kMaxRegionBytes));
@@ -235,6 +231,19 @@ void checkFunction(const Program &p, const FunctionDesc &f, const std::string &f
                            : t.region == Region::input    ? f.inputBytes
                                                           : f.arenaBytes;
     checkTensor(t, tw, regionBytes, p.alignment);
+    if (t.region == Region::persistent) {
+      // One persistent layout for every function: a persistent tensor named
+      // like a state tensor is that tensor.
+      auto found = stateByName.find(t.name);
+      if (found != stateByName.end()) {
+        const TensorDesc &s = *found->second;
+        if (s.offset != t.offset || s.dtype != t.dtype || s.shape != t.shape)
+          fail(tw, "persistent tensor differs from state '" + s.name + "' (offset " +
+                       to_string(t.offset) + " vs " + to_string(s.offset) + ", " +
+                       dtypeText(t.dtype) + " vs " + dtypeText(s.dtype) + ", rank " +
+                       to_string(t.shape.size()) + " vs " + to_string(s.shape.size()) + ")");
+      }
+    }
   }
   for (size_t i = 0; i < f.args.size(); ++i)
     checkIndex(f.args[i], f, fw + " arg " + to_string(i));
@@ -244,15 +253,9 @@ void checkFunction(const Program &p, const FunctionDesc &f, const std::string &f
     const Step &s = f.steps[i];
     std::string sw = fw + " step " + to_string(i) + (s.label.empty() ? "" : " ('" + s.label + "')");
     switch (s.kind) {
-    case StepKind::launch:
-      checkLaunch(p, f, s.launch, sw);
-      break;
-    case StepKind::library:
-      checkLibrary(f, s.library, sw);
-      break;
-    case StepKind::memset:
-      checkIndex(s.dst, f, sw + " memset field 'dst'");
-      break;
+    case StepKind::launch: checkLaunch(p, f, s.launch, sw); break;
+    case StepKind::library: checkLibrary(f, s.library, sw); break;
+    case StepKind::memset: checkIndex(s.dst, f, sw + " memset field 'dst'"); break;
     case StepKind::copy:
       checkIndex(s.dst, f, sw + " copy field 'dst'");
       checkIndex(s.src, f, sw + " copy field 'src'");
@@ -271,14 +274,14 @@ void checkFunction(const Program &p, const FunctionDesc &f, const std::string &f
 
 void checkProgram(const Program &p) {
   if (p.major != kArtifactMajor)
-    fail("program", "major version " + to_string(p.major) + " is not supported (this reader: " +
-                        to_string(kArtifactMajor) + ")");
+    fail("program", "major version " + to_string(p.major) +
+                        " is not supported (this reader: " + to_string(kArtifactMajor) + ")");
   if (p.minor > kArtifactMinor)
     fail("program", "minor version " + to_string(p.minor) + " is newer than this reader's " +
                         to_string(kArtifactMajor) + "." + to_string(kArtifactMinor));
   if (p.alignment == 0 || (p.alignment & (p.alignment - 1)) != 0 || p.alignment > 65536)
-    fail("program", "field 'alignment' " + to_string(p.alignment) +
-                        " is not a power of two in 1..65536");
+    fail("program",
+         "field 'alignment' " + to_string(p.alignment) + " is not a power of two in 1..65536");
   if (p.persistentBytes > kMaxRegionBytes)
     fail("program", "field 'persistentBytes' " + to_string(p.persistentBytes) + " exceeds " +
                         to_string(kMaxRegionBytes));
@@ -286,22 +289,37 @@ void checkProgram(const Program &p) {
     fail("program", "field 'initialPersistent' has " + to_string(p.initialPersistent.size()) +
                         " bytes, persistentBytes is " + to_string(p.persistentBytes));
   std::set<std::string> names;
+  StateMap stateByName;
   for (size_t i = 0; i < p.state.size(); ++i) {
     const TensorDesc &t = p.state[i].tensor;
     std::string sw = "state " + to_string(i) + " ('" + t.name + "')";
     checkEnums(t, sw);
     if (t.region != Region::persistent)
-      fail(sw, std::string("field 'region' is ") + regionName(t.region) +
-                   ", state must be persistent");
+      fail(sw,
+           std::string("field 'region' is ") + regionName(t.region) + ", state must be persistent");
     checkTensor(t, sw, p.persistentBytes, p.alignment);
     if (!names.insert(t.name).second)
       fail(sw, "duplicate state name '" + t.name + "'");
+    stateByName[t.name] = &t;
+    if (t.dtype == DType::i1)
+      for (uint64_t e = 0; e < uint64_t(t.numElements()); ++e)
+        if (p.initialPersistent[t.offset + e] > 1)
+          fail(sw, "initial value of element " + to_string(e) + " is " +
+                       to_string(p.initialPersistent[t.offset + e]) + " (i1 must be 0 or 1)");
   }
   names.clear();
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const KernelDesc &k = p.kernels[i];
     std::string kw = "kernel " + to_string(i) + " ('" + k.name + "')";
     checkName(k.name, kw);
+    std::set<std::string> archs;
+    for (size_t j = 0; j < k.cubins.size(); ++j) {
+      const std::string &arch = k.cubins[j].arch;
+      if (arch.empty())
+        fail(kw, "cubin " + to_string(j) + " field 'arch' is empty");
+      if (!archs.insert(arch).second)
+        fail(kw, "cubin " + to_string(j) + " duplicate arch '" + arch + "'");
+    }
     if (!names.insert(k.name).second)
       fail(kw, "duplicate kernel name '" + k.name + "'");
     for (size_t j = 0; j < k.argDTypes.size(); ++j)
@@ -316,7 +334,7 @@ void checkProgram(const Program &p) {
     checkName(f.name, "function " + to_string(i));
     if (!names.insert(f.name).second)
       fail("function " + to_string(i), "duplicate function name '" + f.name + "'");
-    checkFunction(p, f, "function '" + f.name + "'");
+    checkFunction(p, stateByName, f, "function '" + f.name + "'");
   }
 }
 
@@ -328,8 +346,8 @@ Status verifyProgram(const Program &program) {
   } catch (const Failure &e) {
     return Status(Code::invalid_artifact, "artifact: " + e.message);
   } catch (const std::exception &e) {
-    return Status(Code::invalid_artifact, std::string("artifact: verification failed: ") +
-                                              e.what());
+    return Status(Code::invalid_artifact,
+                  std::string("artifact: verification failed: ") + e.what());
   }
   return Status::ok();
 }

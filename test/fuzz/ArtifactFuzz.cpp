@@ -15,9 +15,11 @@
 
 using namespace kiln::rt;
 
-bool checkArtifactInput(const uint8_t *data, size_t size, std::string &problem) {
+bool checkArtifactInput(const uint8_t *data, size_t size, std::string &problem, bool *accepted) {
   Program program;
   Status s = loadArtifact(data, size, program);
+  if (accepted)
+    *accepted = s.isOk();
   if (!s.isOk()) {
     if (s.message().empty()) {
       problem = "rejected with an empty message";

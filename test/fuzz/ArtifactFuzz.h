@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <string>
 
-/// The fuzz property; see the file comment.
-bool checkArtifactInput(const uint8_t *data, size_t size, std::string &problem);
+/// The fuzz property; see the file comment. `accepted` (if given) says
+/// whether the loader accepted the bytes.
+bool checkArtifactInput(const uint8_t *data, size_t size, std::string &problem,
+                        bool *accepted = nullptr);
 
 #endif // KILN_TEST_ARTIFACTFUZZ_H

@@ -61,7 +61,10 @@ inline Program makeSampleProgram(bool small = false) {
   p.kernels.push_back(k0);
   if (!small) {
     p.archs = {"sm_80", "sm_90"};
-    p.kernels[0].cubins = {{"sm_80", std::string("\x7f" "ELF\0\1\2", 7)}, {"sm_90", "cubin90"}};
+    p.kernels[0].cubins = {{"sm_80", std::string("\x7f"
+                                                 "ELF\0\1\2",
+                                                 7)},
+                           {"sm_90", "cubin90"}};
     p.kernels[0].ptx = ".version 8.0";
     p.kernels[0].registers = 32;
     p.kernels[0].spillBytes = 0;

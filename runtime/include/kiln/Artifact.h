@@ -26,7 +26,7 @@
 
 namespace kiln::rt {
 
-/// Largest artifact the reader accepts (the flatbuffers limit, 2 GiB - 1).
+/// Artifacts must be smaller than this (the flatbuffers limit, 2 GiB - 1).
 constexpr uint64_t kMaxArtifactBytes = 0x7FFFFFFFull;
 /// Largest region size (persistent, input, arena) the reader accepts.
 constexpr uint64_t kMaxRegionBytes = 1ull << 48;
@@ -38,6 +38,7 @@ constexpr size_t kMaxTensorRank = 64;
 /// Fails only if the result would exceed kMaxArtifactBytes.
 Status writeArtifact(const Program &program, std::vector<uint8_t> &bytes);
 
+/// verifyProgram (a program the reader would reject is not written), then
 /// writeArtifact, then writes `path` atomically (kiln/AtomicFile.h): a
 /// reader sees the old file or the whole new one.
 Status writeArtifactFile(const Program &program, const std::string &path);
