@@ -177,4 +177,377 @@ TEST(Simt, GridStrideLoop) {
     ASSERT_EQ(yv[i], xv[i] * 7 + i) << i;
 }
 
+// One block per row; the real prelude's block_reduce over 256 threads.
+const char *kRowSum = R"(
+  __shared__ float scratch[32];
+  for (int row = blockIdx.x; row < 512; row += gridDim.x) {
+    float v = 0.f;
+    for (int c = threadIdx.x; c < 2048; c += blockDim.x) v += a0[row * 2048 + c];
+    float r = kiln_dev::block_reduce(v, kiln_dev::SumOp<float>(), 0.f, scratch);
+    float m = kiln_dev::block_reduce(v, kiln_dev::MaxOp<float>(), -KILN_INF, scratch);
+    if (threadIdx.x == 0) { a1[row] = r; a2[row] = m; }
+  }
+)";
+
+struct RowSum {
+  Builder b;
+  uint32_t x, sum, mx;
+  std::vector<float> xv;
+  RowSum() {
+    x = b.tensor("x", DType::f32, 512 * 2048, Region::input);
+    sum = b.tensor("sum", DType::f32, 512);
+    mx = b.tensor("max", DType::f32, 512);
+    uint32_t k = b.kernel("rowsum", kRowSum, {DType::f32, DType::f32, DType::f32}, true);
+    b.launch(k, {x, sum, mx}, 200, 256);
+    xv.resize(512 * 2048);
+    for (size_t i = 0; i < xv.size(); ++i)
+      xv[i] = (float)((i * 2654435761u) % 1000) * 0.001f - 0.5f;
+  }
+  /// Runs and returns sums then maxima.
+  std::vector<float> run(bool randomize, uint64_t seed, double *seconds = nullptr) {
+    Status st;
+    auto d = prepared(b.p, st, randomize, seed);
+    EXPECT_TRUE(st.isOk()) << st.message();
+    if (!st.isOk())
+      return {};
+    put(*d, b.t(x), xv);
+    auto t0 = std::chrono::steady_clock::now();
+    Status r = d->run(0);
+    if (seconds)
+      *seconds = ::seconds(t0);
+    EXPECT_TRUE(r.isOk()) << r.message();
+    auto s = get<float>(*d, b.t(sum), 512);
+    auto m = get<float>(*d, b.t(mx), 512);
+    s.insert(s.end(), m.begin(), m.end());
+    return s;
+  }
+};
+
+TEST(Simt, BlockReduceWithPrelude) {
+  RowSum rs;
+  double secs = 0;
+  auto got = rs.run(false, 0, &secs);
+  ASSERT_EQ(got.size(), 1024u);
+  printf("[ perf ] block reduction (2 reductions, 256 threads): %.1f M elements/s\n",
+         512 * 2048 / secs / 1e6);
+  for (int r = 0; r < 512; ++r) {
+    double want = 0;
+    float m = -INFINITY;
+    for (int t = 0; t < 256; ++t) { // each thread's partial sum, in its order
+      float v = 0.f;
+      for (int c = t; c < 2048; c += 256)
+        v += rs.xv[r * 2048 + c];
+      want += v;
+      m = std::max(m, v);
+    }
+    EXPECT_NEAR(got[r], want, 1e-3) << "row " << r;
+    EXPECT_EQ(got[512 + r], m) << "row " << r;
+  }
+}
+
+TEST(Simt, RandomizedOrderAgreesWithForward) {
+  RowSum rs;
+  auto fwd = rs.run(false, 0);
+  for (uint64_t seed : {1ull, 2ull, 99ull}) {
+    auto rnd = rs.run(true, seed);
+    ASSERT_EQ(fwd.size(), rnd.size());
+    EXPECT_EQ(std::memcmp(fwd.data(), rnd.data(), fwd.size() * 4), 0) << "seed " << seed;
+  }
+}
+
+// Shift left by one through shared memory, with the barrier between the
+// read of the neighbour and the overwrite of the own slot left out. Forward
+// order hides it (thread t reads slot t+1 before thread t+1 runs).
+const char *kPlantedRace = R"(
+  __shared__ float s[256];
+  int t = threadIdx.x;
+  s[t] = a0[blockIdx.x * 256 + t];
+  __syncthreads();
+  float v = t + 1 < 256 ? s[t + 1] : 0.f;
+  /* missing __syncthreads(); */
+  s[t] = v;
+  __syncthreads();
+  a1[blockIdx.x * 256 + t] = s[t];
+)";
+
+TEST(Simt, RandomizedOrderCatchesMissingBarrier) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 1024, Region::input), y = b.tensor("y", DType::f32, 1024);
+  b.launch(b.kernel("race", kPlantedRace, {DType::f32, DType::f32}), {x, y}, 4, 256);
+  std::vector<float> xv(1024);
+  for (int i = 0; i < 1024; ++i)
+    xv[i] = (float)i;
+  std::vector<float> want(1024);
+  for (int i = 0; i < 1024; ++i)
+    want[i] = i % 256 == 255 ? 0.f : xv[i + 1];
+  for (bool randomize : {false, true}) {
+    Status st;
+    auto d = prepared(b.p, st, randomize, 7);
+    ASSERT_TRUE(st.isOk()) << st.message();
+    put(*d, b.t(x), xv);
+    ASSERT_TRUE(d->run(0).isOk());
+    auto got = get<float>(*d, b.t(y), 1024);
+    if (!randomize)
+      EXPECT_EQ(got, want) << "forward order should hide the race";
+    else
+      EXPECT_NE(got, want) << "randomized order should expose the race";
+  }
+}
+
+TEST(Simt, DynamicSharedMemory) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f64, 4 * 128, Region::input),
+           y = b.tensor("y", DType::f64, 4 * 128);
+  // Reverse each block's chunk through dynamic shared memory; the slot past
+  // the chunk is poisoned shared memory (NaN) on every block.
+  b.launch(b.kernel("rev", R"(
+  extern __shared__ __align__(16) double buf[];
+  int t = threadIdx.x;
+  buf[t] = a0[blockIdx.x * 128 + t];
+  __syncthreads();
+  a1[blockIdx.x * 128 + t] = t == 0 ? buf[128] : buf[127 - t];
+)",
+                    {DType::f64, DType::f64}),
+           {x, y}, 4, 128, 129 * 8);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  std::vector<double> xv(512);
+  for (int i = 0; i < 512; ++i)
+    xv[i] = i * 1.5;
+  put(*d, b.t(x), xv);
+  ASSERT_TRUE(d->run(0).isOk());
+  auto got = get<double>(*d, b.t(y), 512);
+  for (int blk = 0; blk < 4; ++blk)
+    for (int t = 0; t < 128; ++t) {
+      if (t == 0)
+        EXPECT_TRUE(std::isnan(got[blk * 128])) << "poisoned slot, block " << blk;
+      else
+        EXPECT_EQ(got[blk * 128 + t], xv[blk * 128 + 127 - t]);
+    }
+}
+
+TEST(Simt, Atomics) {
+  Builder b;
+  uint32_t out = b.tensor("out", DType::i64, 8);
+  b.f->steps.push_back([&] {
+    Step s;
+    s.kind = StepKind::memset;
+    s.label = "zero";
+    s.dst = out;
+    return s;
+  }());
+  b.launch(b.kernel("atom", R"(
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  unsigned long long *u = (unsigned long long *)a0;
+  atomicAdd((int *)&u[0], 1);
+  atomicAdd((float *)&u[1], 0.5f);
+  atomicAdd((double *)&u[2], 0.25);
+  atomicMax((int *)&u[3], i);
+  atomicMin((int *)&u[3] + 1, -i);
+  atomicAdd(&u[4], (unsigned long long)i);
+  atomicMax((unsigned *)&u[5], (unsigned)i * 3u);
+  if (atomicCAS((int *)&u[6], 0, i + 1) == 0) atomicExch((unsigned *)&u[6] + 1, 77u);
+)",
+                    {DType::i64}),
+           {out}, 64, 256);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_TRUE(d->run(0).isOk());
+  auto v = get<int64_t>(*d, b.t(out), 8);
+  const int n = 64 * 256;
+  int32_t w[16];
+  std::memcpy(w, v.data(), sizeof w);
+  EXPECT_EQ(w[0], n);
+  float f;
+  std::memcpy(&f, &v[1], 4);
+  EXPECT_EQ(f, n * 0.5f);
+  double dd;
+  std::memcpy(&dd, &v[2], 8);
+  EXPECT_EQ(dd, n * 0.25);
+  EXPECT_EQ(w[6], n - 1);
+  EXPECT_EQ(w[7], -(n - 1));
+  EXPECT_EQ((uint64_t)v[4], (uint64_t)n * (n - 1) / 2);
+  EXPECT_EQ((uint32_t)w[10], (uint32_t)(n - 1) * 3u);
+  EXPECT_GT(w[12], 0);
+  EXPECT_EQ(w[13], 77);
+}
+
+TEST(Simt, WarpShuffles) {
+  Builder b;
+  const int n = 2 * 64;
+  uint32_t x = b.tensor("x", DType::f64, n, Region::input), y = b.tensor("y", DType::i64, n * 8);
+  b.launch(b.kernel("shfl", R"(
+  int t = blockIdx.x * blockDim.x + threadIdx.x;
+  long long *o = a1 + t * 8;
+  double v = a0[t];
+  o[0] = (long long)__shfl_xor_sync(0xffffffffu, v, 5);
+  o[1] = __shfl_down_sync(0xffffffffu, (long long)t, 3);
+  o[2] = __shfl_up_sync(0xffffffffu, (int)t, 2);
+  o[3] = __shfl_sync(0xffffffffu, (unsigned)t, 7);
+  o[4] = (long long)__shfl_xor_sync(0xffffffffu, (float)v, 16);
+  o[5] = __ballot_sync(0xffffffffu, (t & 3) == 0);
+  o[6] = __any_sync(0xffffffffu, t == 37) * 10 + __all_sync(0xffffffffu, t < 1000);
+  o[7] = __shfl_sync(0xffffffffu, t, threadIdx.x + 1, 8);
+)",
+                    {DType::f64, DType::i64}),
+           {x, y}, 2, 64);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  std::vector<double> xv(n);
+  for (int i = 0; i < n; ++i)
+    xv[i] = i * 2.0;
+  put(*d, b.t(x), xv);
+  ASSERT_TRUE(d->run(0).isOk());
+  auto o = get<int64_t>(*d, b.t(y), n * 8);
+  for (int t = 0; t < n; ++t) {
+    int lane = t % 32, base = t - lane;
+    const int64_t *r = &o[t * 8];
+    EXPECT_EQ(r[0], (int64_t)xv[base + (lane ^ 5)]) << t;
+    EXPECT_EQ(r[1], lane + 3 < 32 ? t + 3 : t) << t;
+    EXPECT_EQ(r[2], lane >= 2 ? t - 2 : t) << t;
+    EXPECT_EQ(r[3], base + 7) << t;
+    EXPECT_EQ(r[4], (int64_t)xv[base + (lane ^ 16)]) << t;
+    EXPECT_EQ(r[5], 0x11111111) << t;
+    EXPECT_EQ(r[6], (base == 32 ? 10 : 0) + 1) << t;
+    EXPECT_EQ(r[7], base + (lane & ~7) + ((lane + 1) & 7)) << t;
+  }
+}
+
+TEST(Simt, MemsetAndCopySteps) {
+  Builder b;
+  uint32_t p = b.tensor("p", DType::i32, 100, Region::persistent), a = b.tensor("a", DType::i32, 100);
+  Step m;
+  m.kind = StepKind::memset;
+  m.label = "set";
+  m.dst = a;
+  m.value = 0x01;
+  b.f->steps.push_back(m);
+  Step c;
+  c.kind = StepKind::copy;
+  c.label = "back";
+  c.src = a;
+  c.dst = p;
+  b.f->steps.push_back(c);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_TRUE(d->run(0).isOk());
+  auto v = get<int32_t>(*d, b.t(p), 100);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(v[i], 0x01010101);
+}
+
+TEST(Simt, CompileErrorShowsLog) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 4);
+  b.launch(b.kernel("broken_kernel", "a0[0] = undeclared_thing;", {DType::f32}), {x}, 1, 1);
+  Status st;
+  auto d = prepared(b.p, st);
+  EXPECT_EQ(st.code(), Code::compile_error);
+  EXPECT_NE(st.message().find("broken_kernel"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("undeclared_thing"), std::string::npos) << st.message();
+}
+
+TEST(Simt, DivergentBarrierIsAnError) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 64);
+  b.launch(b.kernel("diverge", "if (threadIdx.x < 16) return; __syncthreads(); a0[threadIdx.x] = 1.f;",
+                    {DType::f32}),
+           {x}, 3, 64);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  Status r = d->run(0);
+  EXPECT_EQ(r.code(), Code::device_error);
+  EXPECT_NE(r.message().find("diverge"), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("block ("), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("step 0"), std::string::npos) << r.message();
+  printf("[ info ] %s\n", r.message().c_str());
+  // The device still works afterwards (fibers were unwound, not leaked).
+  EXPECT_EQ(d->run(0).code(), Code::device_error);
+}
+
+TEST(Simt, PartialWarpMaskIsAnError) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 64);
+  b.launch(b.kernel("partial", "a0[threadIdx.x] = __shfl_xor_sync(0xffffu, 1.f, 1);", {DType::f32}),
+           {x}, 1, 64);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  Status r = d->run(0);
+  EXPECT_EQ(r.code(), Code::device_error);
+  EXPECT_NE(r.message().find("partial mask"), std::string::npos) << r.message();
+}
+
+TEST(Simt, WarpOpAfterLanesExitedIsAnError) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 64);
+  b.launch(b.kernel("warpdiv", "if (threadIdx.x & 1) return; a0[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.f, 2);",
+                    {DType::f32}),
+           {x}, 1, 64);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  Status r = d->run(0);
+  EXPECT_EQ(r.code(), Code::device_error);
+  EXPECT_NE(r.message().find("warp operation"), std::string::npos) << r.message();
+}
+
+TEST(Simt, SecondPrepareHitsTheCache) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 16);
+  // A unique kernel so the first prepare is a real compile.
+  std::string name = "cache_probe_" + std::to_string(getpid());
+  b.launch(b.kernel(name, "a0[threadIdx.x] = 2.f;", {DType::f32}, true), {x}, 1, 16);
+  b.launch(b.kernel(name + "_b", "a0[threadIdx.x] += 1.f;", {DType::f32}, true), {x}, 1, 16);
+  Status st;
+  auto t0 = std::chrono::steady_clock::now();
+  auto d1 = prepared(b.p, st);
+  double cold = seconds(t0);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  t0 = std::chrono::steady_clock::now();
+  auto d2 = prepared(b.p, st);
+  double warm = seconds(t0);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  printf("[ perf ] prepare (2 kernels, 2 batches): cold %.3f s, cached %.4f s\n", cold, warm);
+  EXPECT_LT(warm, cold / 5);
+  ASSERT_TRUE(d2->run(0).isOk());
+  EXPECT_EQ(get<float>(*d2, b.t(x), 16), std::vector<float>(16, 3.f));
+}
+
+TEST(Simt, OutOfBoundsWriteAndReadRejected) {
+  Builder b;
+  b.tensor("x", DType::f32, 16); // arena of 64 bytes
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  char buf[128] = {};
+  Status w = d->write(Region::arena, 32, buf, 64);
+  EXPECT_EQ(w.code(), Code::invalid_argument);
+  EXPECT_NE(w.message().find("arena"), std::string::npos) << w.message();
+  EXPECT_NE(w.message().find("offset 32"), std::string::npos) << w.message();
+  EXPECT_NE(w.message().find("64 bytes)"), std::string::npos) << w.message();
+  EXPECT_EQ(d->read(Region::arena, ~0ull, buf, 2).code(), Code::invalid_argument);
+  EXPECT_EQ(d->read(Region::input, 0, buf, 1).code(), Code::invalid_argument);
+  EXPECT_TRUE(d->read(Region::arena, 0, buf, 64).isOk());
+}
+
+TEST(Simt, LaunchArgumentsChecked) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::i32, 16);
+  uint32_t k = b.kernel("typed", "a0[0] = 1.f;", {DType::f32});
+  b.launch(k, {x}, 1, 1);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  Status r = d->run(0);
+  EXPECT_EQ(r.code(), Code::invalid_argument);
+  EXPECT_NE(r.message().find("i32"), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("typed"), std::string::npos) << r.message();
+}
+
 } // namespace
