@@ -286,9 +286,12 @@ void apiSyncthreads(KilnSimtThread *self) {
   r.yield();
 }
 
-void apiWarpExchange(KilnSimtThread *self, unsigned mask, unsigned long long value,
-                     unsigned long long *all) {
-  ThreadRec *rec = static_cast<ThreadRec *>(self->impl);
+/// The rendezvous of one warp operation: stores `value` in this lane's
+/// slot and returns when every lane of the warp stored its own; the slots
+/// are double-buffered by phase (a lane cannot reach operation k+2 before
+/// every lane has read operation k's values). Returns the phase's buffer.
+const unsigned long long *warpRendezvous(ThreadRec *rec, unsigned mask, unsigned long long value,
+                                         unsigned &size) {
   Runner &r = *rec->runner;
   unsigned lane = rec->index & 31u, base = rec->index & ~31u;
   WarpRec &w = r.warps[rec->index >> 5];
@@ -310,16 +313,35 @@ void apiWarpExchange(KilnSimtThread *self, unsigned mask, unsigned long long val
     rec->state = kAtWarp;
     r.yield();
   }
-  for (unsigned l = 0; l < 32; ++l)
-    all[l] = l < w.size ? w.buf[par][l] : value;
+  size = w.size;
+  return w.buf[par];
+}
+
+unsigned long long apiWarpShuffle(KilnSimtThread *self, unsigned mask, unsigned long long value,
+                                  unsigned src) {
+  unsigned size;
+  const unsigned long long *buf =
+      warpRendezvous(static_cast<ThreadRec *>(self->impl), mask, value, size);
+  return src < size ? buf[src] : value;
+}
+
+unsigned apiWarpBallot(KilnSimtThread *self, unsigned mask, int predicate) {
+  unsigned size;
+  const unsigned long long *buf =
+      warpRendezvous(static_cast<ThreadRec *>(self->impl), mask, predicate != 0, size);
+  unsigned bits = 0;
+  for (unsigned l = 0; l < size; ++l)
+    bits |= (unsigned)buf[l] << l;
+  return bits;
 }
 
 void apiSyncwarp(KilnSimtThread *self, unsigned mask) {
-  unsigned long long all[32];
-  apiWarpExchange(self, mask, 0, all);
+  unsigned size;
+  warpRendezvous(static_cast<ThreadRec *>(self->impl), mask, 0, size);
 }
 
-const KilnSimtApi kApi = {KILN_SIMT_ABI_VERSION, apiSyncthreads, apiWarpExchange, apiSyncwarp};
+const KilnSimtApi kApi = {KILN_SIMT_ABI_VERSION, apiSyncthreads, apiWarpShuffle, apiWarpBallot,
+                          apiSyncwarp};
 
 // --- Worker pool ------------------------------------------------------------
 
