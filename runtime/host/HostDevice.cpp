@@ -309,8 +309,15 @@ Status HostDevice::prepare(const Program &program) {
   for (size_t bi = 0; bi < nb; ++bi) {
     Batch &b = batches[bi];
     void *h = dlopen(b.soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-      return {Code::device_error, "host device: dlopen " + b.soPath + ": " + dlerror()};
+    if (!h) { // a damaged cache entry: compile it again, once
+      std::string why = dlerror();
+      unlink(b.soPath.c_str());
+      KILN_RT_RETURN_IF_ERROR(compileBatch(b, headerPath, dir));
+      h = dlopen(b.soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h)
+        return {Code::device_error, "host device: dlopen " + b.soPath + ": " + dlerror() +
+                                        " (before recompiling: " + why + ")"};
+    }
     handles_.push_back(h);
     KILN_RT_RETURN_IF_ERROR(modules_[bi].bind(h, b.soPath));
     for (uint32_t k : b.kernels) {

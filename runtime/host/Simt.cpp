@@ -131,6 +131,7 @@ struct Runner {
   unsigned nextUnstarted = 0, exited = 0, barrierArrived = 0, current = 0, barriers = 0;
   bool failed = false;
   std::string error;
+  uint64_t fibers = 0, resumes = 0, blocks = 0; ///< this launch, this worker
   ctx::fiber sched; ///< the scheduler, while a fiber runs
 
   void yield() { sched = std::move(sched).resume(); }
@@ -161,6 +162,7 @@ struct Runner {
   }
 
   void resume(unsigned i) {
+    ++resumes;
     current = i;
     *slot = &th[i].t;
     th[i].state = kRunning;
@@ -170,6 +172,7 @@ struct Runner {
   }
 
   void startFiber() {
+    ++fibers;
     ctx::fiber f(std::allocator_arg, PooledStack(), [this](ctx::fiber &&caller) {
       sched = std::move(caller);
       while (nextUnstarted < n && !failed) {
@@ -196,6 +199,7 @@ struct Runner {
   /// Runs one block; false (with `error`) on a device error.
   bool runBlock(uint64_t linear, const uint32_t grid[3]) {
     blockLinear = linear;
+    ++blocks;
     blk.blockIdx = {(unsigned)(linear % grid[0]), (unsigned)((linear / grid[0]) % grid[1]),
                     (unsigned)(linear / ((uint64_t)grid[0] * grid[1]))};
     if (tls)
@@ -274,6 +278,8 @@ struct Runner {
 };
 
 thread_local Runner tRunner;
+
+std::atomic<uint64_t> gFibers{0}, gResumes{0}, gBlocks{0};
 
 // --- The emulator's entry points, called from kernel code -----------------
 
@@ -413,6 +419,14 @@ struct TlsSize {
 
 } // namespace
 
+SimtCounters simtCounters() {
+  SimtCounters c;
+  c.fibers = gFibers.load();
+  c.resumes = gResumes.load();
+  c.blocks = gBlocks.load();
+  return c;
+}
+
 Status SimtModule::bind(void *dlHandle, const std::string &what) {
   handle = dlHandle;
   auto bindFn = reinterpret_cast<int (*)(const KilnSimtApi *)>(dlsym(handle, "kiln_simt_bind"));
@@ -479,6 +493,15 @@ Status simtLaunch(const SimtModule &module, SimtKernelFn fn, const uint32_t grid
     if (module.tlsBytes && dlinfo(module.handle, RTLD_DI_TLS_DATA, &r.tls) != 0)
       r.tls = nullptr;
     r.setup(block, dynamicSharedBytes);
+    r.fibers = r.resumes = r.blocks = 0;
+    struct Flush { // counters, also on early return
+      Runner &r;
+      ~Flush() {
+        gFibers += r.fibers;
+        gResumes += r.resumes;
+        gBlocks += r.blocks;
+      }
+    } flush{r};
     r.blk.gridDim = {grid[0], grid[1], grid[2]};
     try {
       for (;;) {

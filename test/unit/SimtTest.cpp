@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/CudaPrelude.h"
+#include "runtime/host/Simt.h"
 #include "kiln/Device.h"
 
 #include <gtest/gtest.h>
@@ -145,6 +146,13 @@ TEST(Simt, ElementwiseBitExact) {
     ASSERT_TRUE(d->run(0).isOk());
   double s = seconds(t0) / reps;
   printf("[ perf ] elementwise: %.1f M elements/s\n", n / s / 1e6);
+  // Barrier-free: every block runs all its threads on one fiber, no switch.
+  auto c0 = kiln::rt::host::simtCounters();
+  ASSERT_TRUE(d->run(0).isOk());
+  auto c1 = kiln::rt::host::simtCounters();
+  EXPECT_EQ(c1.blocks - c0.blocks, (uint64_t)(n + 255) / 256);
+  EXPECT_EQ(c1.fibers - c0.fibers, c1.blocks - c0.blocks);
+  EXPECT_EQ(c1.resumes - c0.resumes, 0u);
   auto yv = get<float>(*d, b.t(y), n);
   for (int i = 0; i < n; ++i) {
     float v = xv[i];
@@ -550,6 +558,111 @@ TEST(Simt, LaunchArgumentsChecked) {
   EXPECT_EQ(r.code(), Code::invalid_argument);
   EXPECT_NE(r.message().find("i32"), std::string::npos) << r.message();
   EXPECT_NE(r.message().find("typed"), std::string::npos) << r.message();
+}
+
+} // namespace
+
+namespace {
+
+TEST(Simt, StaticSharedPoisonedBeforeEachBlock) {
+  Builder b;
+  uint32_t y = b.tensor("y", DType::f32, 64 * 64);
+  // Block 0 fills s; every block then reads s[t] without writing it first
+  // (except block 0): other blocks must see poison (NaN), never block 0's
+  // leftovers, even on the same worker.
+  b.launch(b.kernel("poison", R"(
+  __shared__ float s[64];
+  if (blockIdx.x == 0) s[threadIdx.x] = 5.f;
+  __syncthreads();
+  a0[blockIdx.x * 64 + threadIdx.x] = s[threadIdx.x];
+)",
+                    {DType::f32}),
+           {y}, 64, 64);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_TRUE(d->run(0).isOk());
+  auto v = get<float>(*d, b.t(y), 64 * 64);
+  for (int i = 0; i < 64 * 64; ++i) {
+    if (i < 64)
+      ASSERT_EQ(v[i], 5.f) << i;
+    else
+      ASSERT_TRUE(std::isnan(v[i])) << i << ": " << v[i];
+  }
+}
+
+TEST(Simt, HalfAndBf16AndArgmax) {
+  Builder b;
+  uint32_t h = b.tensor("h", DType::f16, 64, Region::input), o = b.tensor("o", DType::f32, 64),
+           idx = b.tensor("i", DType::i64, 1);
+  KernelDesc k;
+  k.name = "halfk";
+  k.argDTypes = {DType::f16, DType::f32, DType::i64};
+  k.source = std::string("#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n") +
+             kiln::codegen::cudaPrelude() + R"(
+extern "C" __global__ void halfk(__half *a0, float *a1, long long *a2) {
+  __shared__ float sv[32];
+  __shared__ long long si[32];
+  int t = threadIdx.x;
+  float v = __half2float(a0[t]);
+  a1[t] = __bfloat162float(__float2bfloat16(v * 2.0f));
+  long long i = t;
+  kiln_dev::block_argmax(v, i, sv, si);
+  if (t == 0) a2[0] = i;
+}
+#ifdef KILN_HOST_SIMT
+extern "C" void halfk_host(void **args) { halfk(*(__half **)args[0], *(float **)args[1], *(long long **)args[2]); }
+#endif
+)";
+  b.p.kernels.push_back(k);
+  b.launch(0, {h, o, idx}, 1, 64);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  std::vector<uint16_t> hv(64);
+  for (int i = 0; i < 64; ++i)
+    hv[i] = (uint16_t)(0x3C00 + i * 3); // 1.0 and up; index 63 largest
+  hv[40] = 0x5000;                      // 32.0: the maximum
+  put(*d, b.t(h), hv);
+  ASSERT_TRUE(d->run(0).isOk());
+  auto ov = get<float>(*d, b.t(o), 64);
+  EXPECT_EQ(ov[0], 2.0f);
+  EXPECT_EQ(ov[40], 64.0f);
+  EXPECT_EQ(get<int64_t>(*d, b.t(idx), 1)[0], 40);
+}
+
+TEST(Simt, MissingTrampolineNamesTheKernel) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 4);
+  KernelDesc k;
+  k.name = "no_tramp";
+  k.argDTypes = {DType::f32};
+  k.source = "extern \"C\" __global__ void no_tramp(float *a) { a[0] = 1.f; }\n";
+  b.p.kernels.push_back(k);
+  b.launch(0, {x}, 1, 1);
+  Status st;
+  auto d = prepared(b.p, st);
+  EXPECT_EQ(st.code(), Code::invalid_artifact);
+  EXPECT_NE(st.message().find("no_tramp_host"), std::string::npos) << st.message();
+}
+
+TEST(Simt, TinyLaunchCost) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 32);
+  uint32_t k = b.kernel("tiny", "a0[threadIdx.x] += 1.f;", {DType::f32});
+  for (int i = 0; i < 1000; ++i)
+    b.launch(k, {x}, 1, 32);
+  DeviceOptions o;
+  o.cacheDir = cacheDir();
+  o.poisonArena = false;
+  auto d = createHostDevice(o);
+  Status st = d->prepare(b.p);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_TRUE(d->run(0).isOk());
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(d->run(0).isOk());
+  printf("[ perf ] tiny launch (1 block of 32): %.2f us\n", seconds(t0) * 1e6 / 1000);
+  EXPECT_EQ(get<float>(*d, b.t(x), 32), std::vector<float>(32, 2000.f));
 }
 
 } // namespace
