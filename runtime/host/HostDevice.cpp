@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -241,6 +242,11 @@ Status HostDevice::compileBatch(Batch &b, const std::string &headerPath, const s
   readFile(log, text);
   unlink(log.c_str());
   unlink(src.c_str());
+  if (rc != 0 && WIFEXITED(rc) && WEXITSTATUS(rc) == 127 && text.find("error") == std::string::npos) {
+    unlink(tmp.c_str());
+    return {Code::no_device, "host device: no host C++ compiler (" + cmd.substr(0, cmd.find(' ')) +
+                                 " not found; set $CXX): " + text};
+  }
   if (rc != 0) {
     unlink(tmp.c_str());
     if (text.size() > 20000)

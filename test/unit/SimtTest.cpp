@@ -710,3 +710,50 @@ TEST(Simt, ConcurrentPreparesShareOneCache) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Simt, MissingCompilerIsNoDevice) {
+  char tmpl[] = "/tmp/kiln-simt-nocxx-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 8);
+  b.launch(b.kernel("nocxx", "a0[0] = 1.f;", {DType::f32}), {x}, 1, 1);
+  const char *old = getenv("CXX");
+  std::string saved = old ? old : "";
+  setenv("CXX", "/nonexistent/kiln-no-such-cxx", 1);
+  DeviceOptions o;
+  o.cacheDir = tmpl;
+  auto d = createHostDevice(o);
+  Status st = d->prepare(b.p);
+  if (old)
+    setenv("CXX", saved.c_str(), 1);
+  else
+    unsetenv("CXX");
+  EXPECT_EQ(st.code(), Code::no_device) << st.message();
+  EXPECT_NE(st.message().find("kiln-no-such-cxx"), std::string::npos) << st.message();
+}
+
+TEST(Simt, CudaMathSpellingsCompile) {
+  Builder b;
+  uint32_t in = b.tensor("in", DType::f32, 1, Region::input), x = b.tensor("x", DType::f32, 1);
+  b.launch(b.kernel("spell", R"(
+  float v = max(1.f, 2.f) + min(3, 4) + __fmul_rn(2.f, 3.f) + __fdividef(1.f, 4.f);
+  v += (float)__popc(7u) + (float)__umulhi(0x80000000u, 4u) + (float)__mul64hi(1ll << 62, 8);
+  v += __uint_as_float(__float_as_uint(0.5f)) + (float)__longlong_as_double(__double_as_longlong(1.0));
+  float4 q = make_float4(1.f, 2.f, 3.f, 4.f);
+  static_assert(alignof(float4) == 16 && alignof(float2) == 8 && alignof(int4) == 16, "CUDA alignment");
+  a1[0] = v + q.w + __ldg(&a0[0]) + fmaf(1.f, 1.f, 0.f);
+)",
+                    {DType::f32, DType::f32}),
+           {in, x}, 1, 1);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  put(*d, b.t(in), std::vector<float>{10.f});
+  ASSERT_TRUE(d->run(0).isOk());
+  // 2 + 3 + 6 + 0.25 + 3 + 2 + 2 + 0.5 + 1 + 4 + 10 + 1
+  EXPECT_EQ(get<float>(*d, b.t(x), 1)[0], 34.75f);
+}
+
+} // namespace
