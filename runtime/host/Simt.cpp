@@ -22,6 +22,7 @@
 
 #include "simt.h"
 
+#include <boost/context/detail/exception.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
 
@@ -180,7 +181,15 @@ struct Runner {
         current = i;
         *slot = &th[i].t;
         th[i].state = kRunning;
-        fn(args);
+        try {
+          fn(args);
+        } catch (const ctx::detail::forced_unwind &) {
+          throw; // the scheduler is unwinding this fiber
+        } catch (const std::exception &e) {
+          failed = true;
+          error = where() + ": thread " + std::to_string(i) + " threw: " + e.what();
+          break;
+        }
         th[i].state = kDone;
         ++exited;
       }
