@@ -281,11 +281,14 @@ Status HostDevice::prepare(const Program &program) {
   std::unordered_map<std::string, size_t> seen;
   for (size_t i = 0; i < nk; ++i) {
     const KernelDesc &k = program.kernels[i];
+    auto it = seen.find(k.name);
+    if (it != seen.end()) { // same name, same source (content-derived names)
+      batches[it->second].kernels.push_back((uint32_t)i);
+      continue;
+    }
+    seen[k.name] = i * nb / nk;
     Batch &b = batches[i * nb / nk];
     b.kernels.push_back((uint32_t)i);
-    if (seen.count(k.name))
-      continue; // same name, same source (content-derived names)
-    seen[k.name] = i;
     std::vector<std::string> macros;
     b.source += "// kernel " + k.name + "\n" + rewriteDynamicShared(k.source, macros) + "\n";
     for (const std::string &m : macros)
