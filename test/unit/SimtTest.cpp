@@ -760,3 +760,37 @@ TEST(Simt, CudaMathSpellingsCompile) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Simt, WarpShuffleAndBarrierCost) {
+  Builder b;
+  uint32_t x = b.tensor("x", DType::f32, 256 * 8);
+  b.launch(b.kernel("shcost", R"(
+  float v = (float)threadIdx.x;
+  for (int i = 0; i < 200; ++i) v += __shfl_xor_sync(0xffffffffu, v, i & 31) * 0.5f;
+  a0[blockIdx.x * 256 + threadIdx.x] = v;
+)",
+                    {DType::f32}),
+           {x}, 8, 256);
+  b.launch(b.kernel("barcost", R"(
+  for (int i = 0; i < 200; ++i) __syncthreads();
+  a0[blockIdx.x * 256 + threadIdx.x] = 1.f;
+)",
+                    {DType::f32}),
+           {x}, 8, 256);
+  Status st;
+  auto d = prepared(b.p, st);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_TRUE(d->run(0).isOk());
+  auto c0 = kiln::rt::host::simtCounters();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(d->run(0).isOk());
+  double s = seconds(t0);
+  auto c1 = kiln::rt::host::simtCounters();
+  printf("[ perf ] 2 x 8 blocks x 256 threads x 200 (shuffles, then barriers): %.3f s, "
+         "%.0f ns per thread-operation, %llu resumes\n",
+         s, s * 1e9 / (2.0 * 8 * 256 * 200), (unsigned long long)(c1.resumes - c0.resumes));
+}
+
+} // namespace
