@@ -2,7 +2,8 @@
 //
 // threadIdx/blockIdx/blockDim/gridDim in all three dimensions, checked
 // against the linearization CUDA documents (x fastest), and a launch the
-// emulator must refuse (more than 1024 threads per block).
+// emulator must refuse (more than 1024 threads per block), and a block whose
+// last warp is partial.
 //
 //===----------------------------------------------------------------------===//
 #include "SimtTestUtil.h"
@@ -61,6 +62,31 @@ TEST(SimtLayout, OversizedBlockRefused) {
   EXPECT_EQ(r.code(), Code::device_error);
   EXPECT_NE(r.message().find("big"), std::string::npos) << r.message();
   EXPECT_NE(r.message().find("1..1024"), std::string::npos) << r.message();
+}
+
+TEST(SimtLayout, PartialLastWarp) {
+  // 48 threads: warp 1 has 16 lanes; shuffles stay inside the existing lanes
+  // and the ballot has only their bits.
+  Builder b;
+  uint32_t y = b.tensor("y", DType::i32, 48 * 2);
+  b.launch(b.kernel("partial_warp", R"(
+  int t = threadIdx.x;
+  a0[2 * t] = __shfl_xor_sync(0xffffffffu, t, 1);
+  a0[2 * t + 1] = (int)__ballot_sync(0xffffffffu, 1);
+)",
+                    {DType::i32}),
+           {y}, 1, 48);
+  for (bool randomize : {false, true}) {
+    Status st;
+    auto d = prepared(b.p, st, randomize, 3);
+    ASSERT_TRUE(st.isOk()) << st.message();
+    ASSERT_TRUE(d->run(0).isOk());
+    auto v = get<int32_t>(*d, b.t(y), 96);
+    for (int t = 0; t < 48; ++t) {
+      EXPECT_EQ(v[2 * t], t ^ 1) << t;
+      EXPECT_EQ((uint32_t)v[2 * t + 1], t < 32 ? 0xffffffffu : 0xffffu) << t;
+    }
+  }
 }
 
 } // namespace
