@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -241,6 +242,11 @@ Status HostDevice::compileBatch(Batch &b, const std::string &headerPath, const s
   readFile(log, text);
   unlink(log.c_str());
   unlink(src.c_str());
+  if (rc != 0 && WIFEXITED(rc) && WEXITSTATUS(rc) == 127 && text.find("error") == std::string::npos) {
+    unlink(tmp.c_str());
+    return {Code::no_device, "host device: no host C++ compiler (" + cmd.substr(0, cmd.find(' ')) +
+                                 " not found; set $CXX): " + text};
+  }
   if (rc != 0) {
     unlink(tmp.c_str());
     if (text.size() > 20000)
@@ -275,11 +281,14 @@ Status HostDevice::prepare(const Program &program) {
   std::unordered_map<std::string, size_t> seen;
   for (size_t i = 0; i < nk; ++i) {
     const KernelDesc &k = program.kernels[i];
+    auto it = seen.find(k.name);
+    if (it != seen.end()) { // same name, same source (content-derived names)
+      batches[it->second].kernels.push_back((uint32_t)i);
+      continue;
+    }
+    seen[k.name] = i * nb / nk;
     Batch &b = batches[i * nb / nk];
     b.kernels.push_back((uint32_t)i);
-    if (seen.count(k.name))
-      continue; // same name, same source (content-derived names)
-    seen[k.name] = i;
     std::vector<std::string> macros;
     b.source += "// kernel " + k.name + "\n" + rewriteDynamicShared(k.source, macros) + "\n";
     for (const std::string &m : macros)
@@ -309,8 +318,15 @@ Status HostDevice::prepare(const Program &program) {
   for (size_t bi = 0; bi < nb; ++bi) {
     Batch &b = batches[bi];
     void *h = dlopen(b.soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-      return {Code::device_error, "host device: dlopen " + b.soPath + ": " + dlerror()};
+    if (!h) { // a damaged cache entry: compile it again, once
+      std::string why = dlerror();
+      unlink(b.soPath.c_str());
+      KILN_RT_RETURN_IF_ERROR(compileBatch(b, headerPath, dir));
+      h = dlopen(b.soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h)
+        return {Code::device_error, "host device: dlopen " + b.soPath + ": " + dlerror() +
+                                        " (before recompiling: " + why + ")"};
+    }
     handles_.push_back(h);
     KILN_RT_RETURN_IF_ERROR(modules_[bi].bind(h, b.soPath));
     for (uint32_t k : b.kernels) {

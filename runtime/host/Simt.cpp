@@ -22,6 +22,7 @@
 
 #include "simt.h"
 
+#include <boost/context/detail/exception.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
 
@@ -131,6 +132,7 @@ struct Runner {
   unsigned nextUnstarted = 0, exited = 0, barrierArrived = 0, current = 0, barriers = 0;
   bool failed = false;
   std::string error;
+  uint64_t fibers = 0, resumes = 0, blocks = 0; ///< this launch, this worker
   ctx::fiber sched; ///< the scheduler, while a fiber runs
 
   void yield() { sched = std::move(sched).resume(); }
@@ -161,6 +163,7 @@ struct Runner {
   }
 
   void resume(unsigned i) {
+    ++resumes;
     current = i;
     *slot = &th[i].t;
     th[i].state = kRunning;
@@ -170,6 +173,7 @@ struct Runner {
   }
 
   void startFiber() {
+    ++fibers;
     ctx::fiber f(std::allocator_arg, PooledStack(), [this](ctx::fiber &&caller) {
       sched = std::move(caller);
       while (nextUnstarted < n && !failed) {
@@ -177,7 +181,15 @@ struct Runner {
         current = i;
         *slot = &th[i].t;
         th[i].state = kRunning;
-        fn(args);
+        try {
+          fn(args);
+        } catch (const ctx::detail::forced_unwind &) {
+          throw; // the scheduler is unwinding this fiber
+        } catch (const std::exception &e) {
+          failed = true;
+          error = where() + ": thread " + std::to_string(i) + " threw: " + e.what();
+          break;
+        }
         th[i].state = kDone;
         ++exited;
       }
@@ -196,6 +208,7 @@ struct Runner {
   /// Runs one block; false (with `error`) on a device error.
   bool runBlock(uint64_t linear, const uint32_t grid[3]) {
     blockLinear = linear;
+    ++blocks;
     blk.blockIdx = {(unsigned)(linear % grid[0]), (unsigned)((linear / grid[0]) % grid[1]),
                     (unsigned)(linear / ((uint64_t)grid[0] * grid[1]))};
     if (tls)
@@ -275,6 +288,8 @@ struct Runner {
 
 thread_local Runner tRunner;
 
+std::atomic<uint64_t> gFibers{0}, gResumes{0}, gBlocks{0};
+
 // --- The emulator's entry points, called from kernel code -----------------
 
 void apiSyncthreads(KilnSimtThread *self) {
@@ -286,9 +301,12 @@ void apiSyncthreads(KilnSimtThread *self) {
   r.yield();
 }
 
-void apiWarpExchange(KilnSimtThread *self, unsigned mask, unsigned long long value,
-                     unsigned long long *all) {
-  ThreadRec *rec = static_cast<ThreadRec *>(self->impl);
+/// The rendezvous of one warp operation: stores `value` in this lane's
+/// slot and returns when every lane of the warp stored its own; the slots
+/// are double-buffered by phase (a lane cannot reach operation k+2 before
+/// every lane has read operation k's values). Returns the phase's buffer.
+const unsigned long long *warpRendezvous(ThreadRec *rec, unsigned mask, unsigned long long value,
+                                         unsigned &size) {
   Runner &r = *rec->runner;
   unsigned lane = rec->index & 31u, base = rec->index & ~31u;
   WarpRec &w = r.warps[rec->index >> 5];
@@ -310,16 +328,35 @@ void apiWarpExchange(KilnSimtThread *self, unsigned mask, unsigned long long val
     rec->state = kAtWarp;
     r.yield();
   }
-  for (unsigned l = 0; l < 32; ++l)
-    all[l] = l < w.size ? w.buf[par][l] : value;
+  size = w.size;
+  return w.buf[par];
+}
+
+unsigned long long apiWarpShuffle(KilnSimtThread *self, unsigned mask, unsigned long long value,
+                                  unsigned src) {
+  unsigned size;
+  const unsigned long long *buf =
+      warpRendezvous(static_cast<ThreadRec *>(self->impl), mask, value, size);
+  return src < size ? buf[src] : value;
+}
+
+unsigned apiWarpBallot(KilnSimtThread *self, unsigned mask, int predicate) {
+  unsigned size;
+  const unsigned long long *buf =
+      warpRendezvous(static_cast<ThreadRec *>(self->impl), mask, predicate != 0, size);
+  unsigned bits = 0;
+  for (unsigned l = 0; l < size; ++l)
+    bits |= (unsigned)buf[l] << l;
+  return bits;
 }
 
 void apiSyncwarp(KilnSimtThread *self, unsigned mask) {
-  unsigned long long all[32];
-  apiWarpExchange(self, mask, 0, all);
+  unsigned size;
+  warpRendezvous(static_cast<ThreadRec *>(self->impl), mask, 0, size);
 }
 
-const KilnSimtApi kApi = {KILN_SIMT_ABI_VERSION, apiSyncthreads, apiWarpExchange, apiSyncwarp};
+const KilnSimtApi kApi = {KILN_SIMT_ABI_VERSION, apiSyncthreads, apiWarpShuffle, apiWarpBallot,
+                          apiSyncwarp};
 
 // --- Worker pool ------------------------------------------------------------
 
@@ -391,6 +428,14 @@ struct TlsSize {
 
 } // namespace
 
+SimtCounters simtCounters() {
+  SimtCounters c;
+  c.fibers = gFibers.load();
+  c.resumes = gResumes.load();
+  c.blocks = gBlocks.load();
+  return c;
+}
+
 Status SimtModule::bind(void *dlHandle, const std::string &what) {
   handle = dlHandle;
   auto bindFn = reinterpret_cast<int (*)(const KilnSimtApi *)>(dlsym(handle, "kiln_simt_bind"));
@@ -457,6 +502,15 @@ Status simtLaunch(const SimtModule &module, SimtKernelFn fn, const uint32_t grid
     if (module.tlsBytes && dlinfo(module.handle, RTLD_DI_TLS_DATA, &r.tls) != 0)
       r.tls = nullptr;
     r.setup(block, dynamicSharedBytes);
+    r.fibers = r.resumes = r.blocks = 0;
+    struct Flush { // counters, also on early return
+      Runner &r;
+      ~Flush() {
+        gFibers += r.fibers;
+        gResumes += r.resumes;
+        gBlocks += r.blocks;
+      }
+    } flush{r};
     r.blk.gridDim = {grid[0], grid[1], grid[2]};
     try {
       for (;;) {

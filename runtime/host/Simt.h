@@ -50,6 +50,14 @@ struct SimtLaunchOptions {
   const char *kernelName = "?"; ///< for messages
 };
 
+/// Process-wide counts since start (all launches, all workers): how many
+/// fibers were started and how many times a suspended thread was resumed.
+/// A barrier-free launch adds one fiber per block and no resumes.
+struct SimtCounters {
+  uint64_t fibers = 0, resumes = 0, blocks = 0;
+};
+SimtCounters simtCounters();
+
 /// Runs `fn` over grid x block threads. `args` is the ABI's argument array.
 Status simtLaunch(const SimtModule &module, SimtKernelFn fn, const uint32_t grid[3],
                   const uint32_t block[3], uint32_t dynamicSharedBytes, void **args,

@@ -65,10 +65,12 @@ struct KilnSimtApi {
   unsigned version; ///< KILN_SIMT_ABI_VERSION
   /// __syncthreads(): returns when every thread of the block arrived.
   void (*syncthreads)(struct KilnSimtThread *self);
-  /// Every lane of the warp contributes `value`; on return `all[i]` is lane
-  /// i's value (lanes past the end of a partial warp get `value`).
-  void (*warpExchange)(struct KilnSimtThread *self, unsigned mask, unsigned long long value,
-                       unsigned long long *all);
+  /// Every lane of the warp contributes `value`; returns lane `srcLane`'s
+  /// value (its own `value` if srcLane is past the end of a partial warp).
+  unsigned long long (*warpShuffle)(struct KilnSimtThread *self, unsigned mask,
+                                    unsigned long long value, unsigned srcLane);
+  /// __ballot_sync: bit i is lane i's `predicate != 0`.
+  unsigned (*warpBallot)(struct KilnSimtThread *self, unsigned mask, int predicate);
   /// __syncwarp(mask).
   void (*syncwarp)(struct KilnSimtThread *self, unsigned mask);
 };
@@ -120,57 +122,38 @@ template <typename T> inline T fromBits(unsigned long long b) {
   std::memcpy(&v, &b, sizeof(T));
   return v;
 }
-inline void exchange(unsigned mask, unsigned long long v, unsigned long long *all) {
-  api->warpExchange(current, mask, v, all);
-}
 inline unsigned lane() {
   const KilnSimtThread *t = current;
   const KilnSimtDim3 &d = t->block->blockDim;
   unsigned linear = t->threadIdx.x + d.x * (t->threadIdx.y + d.y * t->threadIdx.z);
   return linear & 31u;
 }
+template <typename T> inline T fetch(unsigned mask, T v, unsigned src) {
+  return fromBits<T>(api->warpShuffle(current, mask, toBits(v), src & 31u));
+}
 template <typename T> inline T shfl(unsigned mask, T v, int src, int width) {
-  unsigned long long all[32];
-  exchange(mask, toBits(v), all);
-  unsigned l = lane();
-  unsigned w = (unsigned)width;
-  unsigned base = l & ~(w - 1);
-  unsigned s = base + ((unsigned)src & (w - 1));
-  return fromBits<T>(all[s & 31u]);
+  unsigned l = lane(), w = (unsigned)width;
+  return fetch(mask, v, (l & ~(w - 1)) + ((unsigned)src & (w - 1)));
 }
 template <typename T> inline T shflXor(unsigned mask, T v, int x, int width) {
-  unsigned long long all[32];
-  exchange(mask, toBits(v), all);
-  unsigned l = lane();
+  unsigned l = lane(), w = (unsigned)width;
   unsigned s = l ^ (unsigned)x;
-  if ((s & ~((unsigned)width - 1)) != (l & ~((unsigned)width - 1)))
+  if ((s & ~(w - 1)) != (l & ~(w - 1)))
     s = l;
-  return fromBits<T>(all[s & 31u]);
+  return fetch(mask, v, s);
 }
 template <typename T> inline T shflDown(unsigned mask, T v, unsigned d, int width) {
-  unsigned long long all[32];
-  exchange(mask, toBits(v), all);
   unsigned l = lane(), w = (unsigned)width;
   unsigned s = l + d;
   if ((s & ~(w - 1)) != (l & ~(w - 1)))
     s = l;
-  return fromBits<T>(all[s & 31u]);
+  return fetch(mask, v, s);
 }
 template <typename T> inline T shflUp(unsigned mask, T v, unsigned d, int width) {
-  unsigned long long all[32];
-  exchange(mask, toBits(v), all);
   unsigned l = lane(), w = (unsigned)width;
-  unsigned s = (l & (w - 1)) >= d ? l - d : l;
-  return fromBits<T>(all[s & 31u]);
+  return fetch(mask, v, (l & (w - 1)) >= d ? l - d : l);
 }
-inline unsigned ballot(unsigned mask, int p) {
-  unsigned long long all[32];
-  exchange(mask, p ? 1ull : 0ull, all);
-  unsigned r = 0;
-  for (unsigned i = 0; i < 32; ++i)
-    r |= (all[i] ? 1u : 0u) << i;
-  return r;
-}
+inline unsigned ballot(unsigned mask, int p) { return api->warpBallot(current, mask, p); }
 } // namespace kiln_simt
 
 #define threadIdx (::kiln_simt::asUint3(::kiln_simt::current->threadIdx))
@@ -303,7 +286,41 @@ inline int __popc(unsigned v) { return __builtin_popcount(v); }
 inline int __popcll(unsigned long long v) { return __builtin_popcountll(v); }
 inline int __clz(int v) { return v ? __builtin_clz((unsigned)v) : 32; }
 inline int __ffs(int v) { return __builtin_ffs(v); }
+inline int __clzll(long long v) { return v ? __builtin_clzll((unsigned long long)v) : 64; }
+inline int __ffsll(long long v) { return __builtin_ffsll(v); }
+inline unsigned __brev(unsigned v) {
+  unsigned r = 0;
+  for (int i = 0; i < 32; ++i, v >>= 1)
+    r = (r << 1) | (v & 1u);
+  return r;
+}
 template <typename T> inline T __ldg(const T *p) { return *p; }
+
+// --- CUDA's global min/max overloads and round-to-nearest arithmetic (the
+// host's default rounding mode is round-to-nearest-even too).
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline unsigned long long min(unsigned long long a, unsigned long long b) { return a < b ? a : b; }
+inline unsigned long long max(unsigned long long a, unsigned long long b) { return a > b ? a : b; }
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __fma_rn(double a, double b, double c) { return std::fma(a, b, c); }
+inline int __float2int_rz(float x) { return (int)x; }
+inline int __float2int_rn(float x) { return (int)std::nearbyint(x); }
+inline float __int2float_rn(int x) { return (float)x; }
 
 // --- Fast-math spellings: the IEEE functions on the host.
 inline float __expf(float x) { return std::exp(x); }
