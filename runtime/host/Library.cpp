@@ -177,12 +177,13 @@ void packB(const MatmulShape &s, const T *B, std::vector<T> &panels) {
 }
 
 /// D rows [rowBegin, rowEnd), column panels [qBegin, qEnd) =
-/// epilogue(op(A) op(B)) for one batch entry, from B's panels. Each element is one accumulator summed over p = 0..k-1
+/// epilogue(op(A) op(B)) for one batch entry, from B's panels; with
+/// `accumulate` (epilogue none) D += op(A) op(B), the sums continuing from D. Each element is one accumulator summed over p = 0..k-1
 /// in order, whatever the tiling.
 template <typename T>
 void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, const T *bias,
                 const T *aux, T *D, int64_t rowBegin, int64_t rowEnd, int64_t qBegin,
-                int64_t qEnd) {
+                int64_t qEnd, bool accumulate = false) {
   constexpr int64_t NR = nr<T>();
   const int64_t m = s.m, n = s.n, k = s.k;
   std::vector<T> packedA(static_cast<size_t>(k * kMr));
@@ -196,12 +197,16 @@ void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, c
     for (int64_t q = qBegin; q < qEnd; ++q) {
       const T *bp = panels + q * k * NR;
       const T *ap = packedA.data();
+      const int64_t j0 = q * NR, cols = std::min(NR, n - j0);
       T c[kMr][NR] = {};
+      if (accumulate)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t x = 0; x < cols; ++x)
+            c[r][x] = D[(i0 + r) * n + j0 + x];
       for (int64_t p = 0; p < k; ++p, bp += NR, ap += kMr)
         for (int64_t r = 0; r < kMr; ++r)
           for (int64_t x = 0; x < NR; ++x)
             c[r][x] += ap[r] * bp[x];
-      const int64_t j0 = q * NR, cols = std::min(NR, n - j0);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
         epilogueRow(e, c[r], cols, bias ? bias + j0 : nullptr, aux ? aux + i * n + j0 : nullptr,
@@ -209,6 +214,26 @@ void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, c
       }
     }
   }
+}
+
+/// D = epilogue(op(A) op(B)) (or D += op(A) op(B) with `accumulate`) for one
+/// batch entry from B's panels, on several threads when `macs` is large. A
+/// task is one row tile by a range of column panels; the panels are split
+/// only when there are fewer row tiles than threads (small m).
+template <typename T>
+void gemm(const MatmulShape &s, Epilogue e, const T *A, const T *panels, const T *bias,
+          const T *aux, T *D, double macs, bool accumulate = false) {
+  const int64_t m = s.m, n = s.n;
+  const int64_t tiles = (m + kMr - 1) / kMr, np = (n + nr<T>() - 1) / nr<T>();
+  const int64_t chunks = std::min<int64_t>(np, tiles >= 8 ? 1 : (8 + tiles - 1) / tiles);
+  const int64_t perChunk = (np + chunks - 1) / chunks;
+  parallelFor(tiles * chunks, macs, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t tile = t / chunks, q0 = (t % chunks) * perChunk;
+      matmulRows(s, e, A, panels, bias, aux, D, tile * kMr, std::min(m, (tile + 1) * kMr), q0,
+                 std::min(np, q0 + perChunk), accumulate);
+    }
+  });
 }
 
 template <typename T> Status runMatmul(const LibraryStep &step, void *const *ptrs) {
@@ -253,19 +278,7 @@ template <typename T> Status runMatmul(const LibraryStep &step, void *const *ptr
     const T *Ab = A + b * m * k, *Bb = B + b * k * n;
     T *Db = D + b * m * n;
     packB(s, Bb, panels);
-    // A task is one row tile by a range of column panels; the panels are
-    // split only when there are fewer row tiles than threads (small m).
-    const int64_t tiles = (m + kMr - 1) / kMr, np = (n + nr<T>() - 1) / nr<T>();
-    const int64_t chunks =
-        std::min<int64_t>(np, tiles >= 8 ? 1 : (8 + tiles - 1) / tiles);
-    const int64_t perChunk = (np + chunks - 1) / chunks;
-    parallelFor(tiles * chunks, macs, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t tile = t / chunks, q0 = (t % chunks) * perChunk;
-        matmulRows(s, e, Ab, panels.data(), bias, aux, Db, tile * kMr,
-                   std::min(m, (tile + 1) * kMr), q0, std::min(np, q0 + perChunk));
-      }
-    });
+    gemm(s, e, Ab, panels.data(), bias, aux, Db, macs);
   }
   if (dbias) {
     // Column sums, rows ascending: of D (bgrad) or of B (bgradb, B is [k, n]).
@@ -310,108 +323,116 @@ ConvShape convShape(const std::vector<int64_t> &p) {
           p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
 }
 
-/// y = conv(x, w): one (n, o) output plane per task, its accumulators
-/// summed in (c, kh, kw) order.
+/// The im2col matrix of image n, group g: col[(c*KH + kh)*KW + kw][oh*OW + ow]
+/// = x[n, g*CG + c, ih, iw], 0 where (ih, iw) is padding.
+template <typename T>
+void im2col(const ConvShape &s, const T *x, int64_t n, int64_t g, std::vector<T> &col) {
+  const int64_t OHW = s.OH * s.OW;
+  col.assign(static_cast<size_t>(s.CG() * s.KH * s.KW * OHW), T(0));
+  for (int64_t c = 0; c < s.CG(); ++c) {
+    const T *xp = x + (n * s.C + g * s.CG() + c) * s.H * s.W;
+    for (int64_t kh = 0; kh < s.KH; ++kh) {
+      int64_t oh0, oh1;
+      s.ohRange(kh, oh0, oh1);
+      for (int64_t kw = 0; kw < s.KW; ++kw) {
+        int64_t ow0, ow1;
+        s.owRange(kw, ow0, ow1);
+        T *row = col.data() + ((c * s.KH + kh) * s.KW + kw) * OHW;
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          const T *xr = xp + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
+          for (int64_t ow = ow0; ow < ow1; ++ow)
+            row[oh * s.OW + ow] = xr[ow * s.sw];
+        }
+      }
+    }
+  }
+}
+
+/// Runs fn(n, g) for every image and group: across threads when there are
+/// enough (n, g) pairs (then `inner` = 0: the gemms inside run serially),
+/// else serially with `inner` = macs so that each gemm splits its rows.
+template <typename F> void forEachImageGroup(const ConvShape &s, double macs, F fn) {
+  const int64_t tasks = s.N * s.groups;
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  if (tasks >= 2 * int64_t(hw) || macs < kParallelMacs) {
+    parallelFor(tasks, macs, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t)
+        fn(t / s.groups, t % s.groups, 0.0);
+    });
+    return;
+  }
+  for (int64_t t = 0; t < tasks; ++t)
+    fn(t / s.groups, t % s.groups, macs);
+}
+
+double convMacs(const ConvShape &s) {
+  return double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
+}
+
+/// y = conv(x, w) as, per image and group, y[n, g] (OG x OH*OW) =
+/// w[g] (OG x CG*KH*KW) . im2col (CG*KH*KW x OH*OW): each output sums its
+/// terms in (c, kh, kw) order, the padding's terms as 0 * w.
 template <typename T> void conv2dForward(const ConvShape &s, const T *x, const T *w, T *y) {
-  const double macs = double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
-  parallelFor(s.N * s.O, macs, [&](int64_t t0, int64_t t1) {
-    std::vector<T> acc(static_cast<size_t>(s.OH * s.OW));
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t n = t / s.O, o = t % s.O, g = o / s.OG();
-      std::fill(acc.begin(), acc.end(), T(0));
-      for (int64_t c = 0; c < s.CG(); ++c) {
-        const T *xp = x + (n * s.C + g * s.CG() + c) * s.H * s.W;
-        for (int64_t kh = 0; kh < s.KH; ++kh) {
-          int64_t oh0, oh1;
-          s.ohRange(kh, oh0, oh1);
-          for (int64_t kw = 0; kw < s.KW; ++kw) {
-            int64_t ow0, ow1;
-            s.owRange(kw, ow0, ow1);
-            const T wv = w[((o * s.CG() + c) * s.KH + kh) * s.KW + kw];
-            for (int64_t oh = oh0; oh < oh1; ++oh) {
-              const T *xr = xp + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
-              T *ar = acc.data() + oh * s.OW;
-              if (s.sw == 1)
-                for (int64_t ow = ow0; ow < ow1; ++ow)
-                  ar[ow] += wv * xr[ow];
-              else
-                for (int64_t ow = ow0; ow < ow1; ++ow)
-                  ar[ow] += wv * xr[ow * s.sw];
-            }
-          }
-        }
-      }
-      std::memcpy(y + t * s.OH * s.OW, acc.data(), sizeof(T) * acc.size());
-    }
+  const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
+  const MatmulShape ms{1, s.OG(), OHW, CGK, false, false};
+  forEachImageGroup(s, convMacs(s), [&](int64_t n, int64_t g, double inner) {
+    std::vector<T> col, panels;
+    im2col(s, x, n, g, col);
+    packB(ms, col.data(), panels);
+    gemm(ms, Epilogue::none, w + g * s.OG() * CGK, panels.data(), (const T *)nullptr,
+         (const T *)nullptr, y + (n * s.O + g * s.OG()) * OHW, inner);
   });
 }
 
-/// dx = conv2d_grad_input(dy, w): one (n, input channel) plane per task;
-/// each dx element sums its terms in (o, kh, kw, oh, ow) order.
+/// dx = conv2d_grad_input(dy, w) as, per image and group, dcol = w[g]^T .
+/// dy[n, g] (CG*KH*KW x OH*OW), then col2im: each dx element adds, in
+/// (c, kh, kw, oh, ow) order, the dcol entries that read it (padding's
+/// entries are dropped).
 template <typename T> void conv2dGradInput(const ConvShape &s, const T *dy, const T *w, T *dx) {
-  const double macs = double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
-  parallelFor(s.N * s.C, macs, [&](int64_t t0, int64_t t1) {
-    std::vector<T> acc(static_cast<size_t>(s.H * s.W));
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t n = t / s.C, ci = t % s.C, g = ci / s.CG(), c = ci % s.CG();
-      std::fill(acc.begin(), acc.end(), T(0));
-      for (int64_t o = g * s.OG(); o < (g + 1) * s.OG(); ++o) {
-        const T *dyp = dy + (n * s.O + o) * s.OH * s.OW;
-        for (int64_t kh = 0; kh < s.KH; ++kh) {
-          int64_t oh0, oh1;
-          s.ohRange(kh, oh0, oh1);
-          for (int64_t kw = 0; kw < s.KW; ++kw) {
-            int64_t ow0, ow1;
-            s.owRange(kw, ow0, ow1);
-            const T wv = w[((o * s.CG() + c) * s.KH + kh) * s.KW + kw];
-            for (int64_t oh = oh0; oh < oh1; ++oh) {
-              T *ar = acc.data() + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
-              const T *dr = dyp + oh * s.OW;
-              if (s.sw == 1)
-                for (int64_t ow = ow0; ow < ow1; ++ow)
-                  ar[ow] += wv * dr[ow];
-              else
-                for (int64_t ow = ow0; ow < ow1; ++ow)
-                  ar[ow * s.sw] += wv * dr[ow];
-            }
+  const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
+  const MatmulShape ms{1, CGK, OHW, s.OG(), true, false};
+  forEachImageGroup(s, convMacs(s), [&](int64_t n, int64_t g, double inner) {
+    std::vector<T> dcol(static_cast<size_t>(CGK * OHW)), panels;
+    packB(ms, dy + (n * s.O + g * s.OG()) * OHW, panels);
+    gemm(ms, Epilogue::none, w + g * s.OG() * CGK, panels.data(), (const T *)nullptr,
+         (const T *)nullptr, dcol.data(), inner);
+    T *dxg = dx + (n * s.C + g * s.CG()) * s.H * s.W;
+    std::fill(dxg, dxg + s.CG() * s.H * s.W, T(0));
+    for (int64_t c = 0; c < s.CG(); ++c)
+      for (int64_t kh = 0; kh < s.KH; ++kh) {
+        int64_t oh0, oh1;
+        s.ohRange(kh, oh0, oh1);
+        for (int64_t kw = 0; kw < s.KW; ++kw) {
+          int64_t ow0, ow1;
+          s.owRange(kw, ow0, ow1);
+          const T *row = dcol.data() + ((c * s.KH + kh) * s.KW + kw) * OHW;
+          for (int64_t oh = oh0; oh < oh1; ++oh) {
+            T *dr = dxg + (c * s.H + oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
+            for (int64_t ow = ow0; ow < ow1; ++ow)
+              dr[ow * s.sw] += row[oh * s.OW + ow];
           }
         }
       }
-      std::memcpy(dx + t * s.H * s.W, acc.data(), sizeof(T) * acc.size());
-    }
   });
 }
 
-/// dw = conv2d_grad_filter(x, dy): one output channel o per task; each dw
-/// element sums its terms in (n, oh, ow) order.
+/// dw = conv2d_grad_filter(x, dy) as, per group, dw[g] (OG x CG*KH*KW) =
+/// sum over n (ascending) of dy[n, g] (OG x OH*OW) . im2col^T: each dw
+/// element is one accumulator over (n, oh, ow), the padding's terms as
+/// 0 * dy. The images run in order; the rows of each gemm are split.
 template <typename T> void conv2dGradFilter(const ConvShape &s, const T *x, const T *dy, T *dw) {
-  const double macs = double(s.N * s.O) * double(s.OH * s.OW) * double(s.CG() * s.KH * s.KW);
-  parallelFor(s.O, macs, [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      const int64_t g = o / s.OG();
-      for (int64_t c = 0; c < s.CG(); ++c)
-        for (int64_t kh = 0; kh < s.KH; ++kh) {
-          int64_t oh0, oh1;
-          s.ohRange(kh, oh0, oh1);
-          for (int64_t kw = 0; kw < s.KW; ++kw) {
-            int64_t ow0, ow1;
-            s.owRange(kw, ow0, ow1);
-            T acc = T(0);
-            for (int64_t n = 0; n < s.N; ++n) {
-              const T *xp = x + (n * s.C + g * s.CG() + c) * s.H * s.W;
-              const T *dyp = dy + (n * s.O + o) * s.OH * s.OW;
-              for (int64_t oh = oh0; oh < oh1; ++oh) {
-                const T *xr = xp + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
-                const T *dr = dyp + oh * s.OW;
-                for (int64_t ow = ow0; ow < ow1; ++ow)
-                  acc += xr[ow * s.sw] * dr[ow];
-              }
-            }
-            dw[((o * s.CG() + c) * s.KH + kh) * s.KW + kw] = acc;
-          }
-        }
+  const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
+  const MatmulShape ms{1, s.OG(), CGK, OHW, false, true};
+  const double macsPerImage = convMacs(s) / double(s.N);
+  std::vector<T> col, panels;
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t n = 0; n < s.N; ++n) {
+      im2col(s, x, n, g, col);
+      packB(ms, col.data(), panels);
+      gemm(ms, Epilogue::none, dy + (n * s.O + g * s.OG()) * OHW, panels.data(),
+           (const T *)nullptr, (const T *)nullptr, dw + g * s.OG() * CGK, macsPerImage,
+           /*accumulate=*/n > 0);
     }
-  });
 }
 
 //===----------------------------------------------------------------------===//
