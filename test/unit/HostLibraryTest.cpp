@@ -605,6 +605,31 @@ TEST(HostLibraryConv, ForwardAndAdjointsMatchTheSumDefinition) {
     }
 }
 
+/// Convolutions large enough to use threads: one image (the gemms split
+/// their rows) and many image-group pairs (split across pairs).
+TEST(HostLibraryConv, ThreadedShapesMatchTheSumDefinition) {
+  std::mt19937 rng(11);
+  const Conv cases[] = {makeConv(1, 16, 20, 19, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                        makeConv(16, 8, 15, 13, 24, 3, 3, 2, 1, 2, 1, 0, 1, 1, 2, 2)};
+  for (DType t : {DType::f32, DType::f64})
+    for (const Conv &s : cases) {
+      Vec x = randomVec(rng, s.xN(), t), w = randomVec(rng, s.wN(), t),
+          dy = randomVec(rng, s.yN(), t);
+      Vec ref, mag;
+      convRef(s, x, w, ref, mag);
+      expectClose(run(makeStep(LibraryOp::conv2d, t, s.params()), {x, w, filled(s.yN())})[2],
+                  ref, mag, double(s.C / s.G * s.KH * s.KW), t, convName(s) + " forward");
+      convGradInputRef(s, dy, w, ref, mag);
+      expectClose(run(makeStep(LibraryOp::conv2d_grad_input, t, s.params()),
+                      {dy, w, filled(s.xN())})[2],
+                  ref, mag, double(s.O * s.KH * s.KW), t, convName(s) + " grad_input");
+      convGradFilterRef(s, x, dy, ref, mag);
+      expectClose(run(makeStep(LibraryOp::conv2d_grad_filter, t, s.params()),
+                      {x, dy, filled(s.wN())})[2],
+                  ref, mag, double(s.N * s.OH * s.OW), t, convName(s) + " grad_filter");
+    }
+}
+
 /// grad_input and grad_filter are the derivatives of <conv(x, w), dy>.
 TEST(HostLibraryConv, AdjointsMatchFiniteDifferences) {
   std::mt19937 rng(6);
