@@ -3,13 +3,25 @@
 // Contract: runs a kiln::rt::LibraryStep (layouts and argument orders in
 // kiln/Program.h) on host memory with the semantics of the reference
 // interpreter (ir/ReferenceKernelsNN.cpp, ir/ReferenceKernelsGrad.cpp,
-// passes/Fusion.cpp for what each epilogue spells out). Every output is
-// written with `=`; f32 steps accumulate in float, f64 steps in double, one
-// accumulator per output element, summing its terms in ascending index
-// order (matmul: p = 0..k-1; conv2d: (c, kh, kw); the adjoints: see each
-// kernel). Work is split over output rows / planes / filters across
-// std::threads only when it is large (>= kParallelMacs multiply-adds); no
-// sum is split across threads, so results do not depend on the thread count.
+// passes/Fusion.cpp and docs/fusion.md for what each epilogue spells out).
+// Every output is written with `=`. f32 steps accumulate in float, f64
+// steps in double, one accumulator per output element (the reference sums
+// in double, so only the rounding differs):
+//   matmul              p = 0..k-1 in order, then the epilogue
+//   conv2d              (c, kh, kw) in order
+//   conv2d_grad_input   per (c, kh, kw): the sum over o, then added to dx
+//                       in (c, kh, kw, oh, ow) order
+//   conv2d_grad_filter  (n, oh, ow) in order
+//   pool2d / _grad      window (kh, kw) order; overlapping windows add in
+//                       (oh, ow) order
+// Matmul and the convolutions share one gemm: op(B) packed into panels of
+// 32 bytes of columns, 4-row register tiles (conv via im2col, so a padding
+// position enters the forward and grad_filter sums as 0 * w or 0 * dy where
+// the reference skips it: equal for finite values; an inf/NaN weight or dy
+// also reaches outputs whose only link to it is padding, as with cuDNN's
+// implicit GEMM). Work is split over row tiles / column panels / images
+// across std::threads only when it is large (>= kParallelMacs multiply-
+// adds); no sum is ever split, so results do not depend on the thread count.
 //
 // Exact definitions (from the reference):
 //   relu(v)       v if v is NaN, else (v > 0 ? v : 0)
@@ -27,6 +39,8 @@
 //                 w[o,c,kh,kw], ih = oh*sh - pad_top + kh*dh,
 //                 iw = ow*sw - pad_left + kw*dw, out-of-range terms skipped,
 //                 g = o / (O/groups); OH = (H + top + bottom - dh(KH-1) - 1)/sh + 1
+//   conv2d_grad_input / _filter   the adjoints of that sum in x and in w:
+//                 every (x, w, y) term adds w*dy to dx and x*dy to dw
 //   max pool      window over ih = oh*sh - top + kh (likewise w), padding
 //                 skipped; starts at -inf (a window of only padding gives
 //                 -inf); the first NaN in (kh, kw) order is the result
@@ -35,7 +49,8 @@
 //                 only padding without count_include_pad)
 //   max pool grad dy goes to one element per window: the first NaN, else
 //                 the first strictly greatest in row-major window order
-//                 (ties: the earliest); windows overlapping add
+//                 (ties: the earliest; a window of only -inf: its first
+//                 in-bounds element); windows overlapping add
 //   avg pool grad each in-bounds element of a window gets dy / divisor
 //   OH of pool    (H + top + bottom - win_h) / stride_h + 1
 //
@@ -90,7 +105,9 @@ template <typename F> void parallelFor(int64_t count, double macs, F fn) {
 // Scalar functions
 //===----------------------------------------------------------------------===//
 
-template <typename T> inline T reluOf(T v) { return std::isnan(v) ? v : (v > T(0) ? v : T(0)); }
+template <typename T> inline T reluOf(T v) {
+  return std::isnan(v) ? v : (v > T(0) ? v : T(0));
+}
 
 template <typename T> inline T geluOf(T v) {
   const T k = T(0.79788456080286535587989211986876);
@@ -101,7 +118,8 @@ template <typename T> inline T geluDerivative(T v) {
   const T k = T(0.79788456080286535587989211986876);
   const T c = T(0.044715);
   const T t = std::tanh(k * (v + c * v * v * v));
-  return T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * c * v * v);
+  return T(0.5) * (T(1) + t) +
+         T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * c * v * v);
 }
 
 //===----------------------------------------------------------------------===//
@@ -115,7 +133,8 @@ struct MatmulShape {
 
 /// Applies the elementwise part of `e` to row `i` (acc holds the sums).
 template <typename T>
-void epilogueRow(Epilogue e, const T *acc, int64_t n, const T *bias, const T *auxRow, T *out) {
+void epilogueRow(Epilogue e, const T *acc, int64_t n, const T *bias, const T *auxRow,
+                 T *out) {
   switch (e) {
   case Epilogue::none:
   case Epilogue::bgradb:
@@ -178,12 +197,12 @@ void packB(const MatmulShape &s, const T *B, std::vector<T> &panels) {
 
 /// D rows [rowBegin, rowEnd), column panels [qBegin, qEnd) =
 /// epilogue(op(A) op(B)) for one batch entry, from B's panels; with
-/// `accumulate` (epilogue none) D += op(A) op(B), the sums continuing from D. Each element is one accumulator summed over p = 0..k-1
-/// in order, whatever the tiling.
+/// `accumulate` (epilogue none) D += op(A) op(B), the sums continuing from D. Each
+/// element is one accumulator summed over p = 0..k-1 in order, whatever the tiling.
 template <typename T>
-void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, const T *bias,
-                const T *aux, T *D, int64_t rowBegin, int64_t rowEnd, int64_t qBegin,
-                int64_t qEnd, bool accumulate = false) {
+void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels,
+                const T *bias, const T *aux, T *D, int64_t rowBegin, int64_t rowEnd,
+                int64_t qBegin, int64_t qEnd, bool accumulate = false) {
   constexpr int64_t NR = nr<T>();
   const int64_t m = s.m, n = s.n, k = s.k;
   std::vector<T> packedA(static_cast<size_t>(k * kMr));
@@ -209,8 +228,8 @@ void matmulRows(const MatmulShape &s, Epilogue e, const T *A, const T *panels, c
             c[r][x] += ap[r] * bp[x];
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
-        epilogueRow(e, c[r], cols, bias ? bias + j0 : nullptr, aux ? aux + i * n + j0 : nullptr,
-                    D + i * n + j0);
+        epilogueRow(e, c[r], cols, bias ? bias + j0 : nullptr,
+                    aux ? aux + i * n + j0 : nullptr, D + i * n + j0);
       }
     }
   }
@@ -230,8 +249,8 @@ void gemm(const MatmulShape &s, Epilogue e, const T *A, const T *panels, const T
   parallelFor(tiles * chunks, macs, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t tile = t / chunks, q0 = (t % chunks) * perChunk;
-      matmulRows(s, e, A, panels, bias, aux, D, tile * kMr, std::min(m, (tile + 1) * kMr), q0,
-                 std::min(np, q0 + perChunk), accumulate);
+      matmulRows(s, e, A, panels, bias, aux, D, tile * kMr, std::min(m, (tile + 1) * kMr),
+                 q0, std::min(np, q0 + perChunk), accumulate);
     }
   });
 }
@@ -303,8 +322,12 @@ struct ConvShape {
   int64_t OG() const { return O / groups; }
   /// The first and one-past-last output column whose input column
   /// ow*sw - left + kw*dw is inside [0, W).
-  void owRange(int64_t kw, int64_t &lo, int64_t &hi) const { range(kw * dw - left, W, sw, OW, lo, hi); }
-  void ohRange(int64_t kh, int64_t &lo, int64_t &hi) const { range(kh * dh - top, H, sh, OH, lo, hi); }
+  void owRange(int64_t kw, int64_t &lo, int64_t &hi) const {
+    range(kw * dw - left, W, sw, OW, lo, hi);
+  }
+  void ohRange(int64_t kh, int64_t &lo, int64_t &hi) const {
+    range(kh * dh - top, H, sh, OH, lo, hi);
+  }
   /// Outputs o in [0, count) with 0 <= o*stride + off < size.
   static void range(int64_t off, int64_t size, int64_t stride, int64_t count, int64_t &lo,
                     int64_t &hi) {
@@ -319,7 +342,7 @@ struct ConvShape {
 };
 
 ConvShape convShape(const std::vector<int64_t> &p) {
-  return {p[0], p[1], p[2],  p[3],  p[4],  p[5],  p[6],  p[7],  p[8],
+  return {p[0], p[1],  p[2],  p[3],  p[4],  p[5],  p[6],  p[7],  p[8],
           p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
 }
 
@@ -372,7 +395,8 @@ double convMacs(const ConvShape &s) {
 /// y = conv(x, w) as, per image and group, y[n, g] (OG x OH*OW) =
 /// w[g] (OG x CG*KH*KW) . im2col (CG*KH*KW x OH*OW): each output sums its
 /// terms in (c, kh, kw) order, the padding's terms as 0 * w.
-template <typename T> void conv2dForward(const ConvShape &s, const T *x, const T *w, T *y) {
+template <typename T>
+void conv2dForward(const ConvShape &s, const T *x, const T *w, T *y) {
   const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
   const MatmulShape ms{1, s.OG(), OHW, CGK, false, false};
   forEachImageGroup(s, convMacs(s), [&](int64_t n, int64_t g, double inner) {
@@ -388,7 +412,8 @@ template <typename T> void conv2dForward(const ConvShape &s, const T *x, const T
 /// dy[n, g] (CG*KH*KW x OH*OW), then col2im: each dx element adds, in
 /// (c, kh, kw, oh, ow) order, the dcol entries that read it (padding's
 /// entries are dropped).
-template <typename T> void conv2dGradInput(const ConvShape &s, const T *dy, const T *w, T *dx) {
+template <typename T>
+void conv2dGradInput(const ConvShape &s, const T *dy, const T *w, T *dx) {
   const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
   const MatmulShape ms{1, CGK, OHW, s.OG(), true, false};
   forEachImageGroup(s, convMacs(s), [&](int64_t n, int64_t g, double inner) {
@@ -407,7 +432,8 @@ template <typename T> void conv2dGradInput(const ConvShape &s, const T *dy, cons
           s.owRange(kw, ow0, ow1);
           const T *row = dcol.data() + ((c * s.KH + kh) * s.KW + kw) * OHW;
           for (int64_t oh = oh0; oh < oh1; ++oh) {
-            T *dr = dxg + (c * s.H + oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
+            T *dr = dxg + (c * s.H + oh * s.sh - s.top + kh * s.dh) * s.W - s.left +
+                    kw * s.dw;
             for (int64_t ow = ow0; ow < ow1; ++ow)
               dr[ow * s.sw] += row[oh * s.OW + ow];
           }
@@ -420,7 +446,8 @@ template <typename T> void conv2dGradInput(const ConvShape &s, const T *dy, cons
 /// sum over n (ascending) of dy[n, g] (OG x OH*OW) . im2col^T: each dw
 /// element is one accumulator over (n, oh, ow), the padding's terms as
 /// 0 * dy. The images run in order; the rows of each gemm are split.
-template <typename T> void conv2dGradFilter(const ConvShape &s, const T *x, const T *dy, T *dw) {
+template <typename T>
+void conv2dGradFilter(const ConvShape &s, const T *x, const T *dy, T *dw) {
   const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
   const MatmulShape ms{1, s.OG(), CGK, OHW, false, true};
   const double macsPerImage = convMacs(s) / double(s.N);
@@ -445,13 +472,13 @@ struct PoolShape {
 };
 
 PoolShape poolShape(const std::vector<int64_t> &p) {
-  return {p[0], p[1], p[2], p[3],  p[4],  p[5],  p[6],           p[7],
+  return {p[0], p[1], p[2],  p[3],  p[4],  p[5],  p[6],       p[7],
           p[8], p[9], p[10], p[11], p[12], p[13], p[14] != 0, p[15] != 0};
 }
 
 /// The in-bounds window of output (oh, ow): rows [h0, h1), columns [w0, w1).
-inline void poolWindow(const PoolShape &s, int64_t oh, int64_t ow, int64_t &h0, int64_t &h1,
-                       int64_t &w0, int64_t &w1) {
+inline void poolWindow(const PoolShape &s, int64_t oh, int64_t ow, int64_t &h0,
+                       int64_t &h1, int64_t &w0, int64_t &w1) {
   h0 = std::max<int64_t>(oh * s.sh - s.top, 0);
   h1 = std::min<int64_t>(oh * s.sh - s.top + s.KH, s.H);
   w0 = std::max<int64_t>(ow * s.sw - s.left, 0);
@@ -479,14 +506,16 @@ template <typename T> void pool2dForward(const PoolShape &s, const T *x, T *y) {
                 acc = v; // the first NaN stays
             }
           if (!s.isMax)
-            acc /= static_cast<T>(s.countIncludePad ? s.KH * s.KW : (h1 - h0) * (w1 - w0));
+            acc /=
+                static_cast<T>(s.countIncludePad ? s.KH * s.KW : (h1 - h0) * (w1 - w0));
           y[(nc * s.OH + oh) * s.OW + ow] = acc;
         }
     }
   });
 }
 
-template <typename T> void pool2dBackward(const PoolShape &s, const T *x, const T *dy, T *dx) {
+template <typename T>
+void pool2dBackward(const PoolShape &s, const T *x, const T *dy, T *dx) {
   const double work = double(s.N * s.C) * double(s.OH * s.OW) * double(s.KH * s.KW);
   parallelFor(s.N * s.C, work, [&](int64_t t0, int64_t t1) {
     for (int64_t nc = t0; nc < t1; ++nc) {
@@ -499,8 +528,8 @@ template <typename T> void pool2dBackward(const PoolShape &s, const T *x, const 
           int64_t h0, h1, w0, w1;
           poolWindow(s, oh, ow, h0, h1, w0, w1);
           if (!s.isMax) {
-            const T share =
-                g / static_cast<T>(s.countIncludePad ? s.KH * s.KW : (h1 - h0) * (w1 - w0));
+            const T share = g / static_cast<T>(s.countIncludePad ? s.KH * s.KW
+                                                                 : (h1 - h0) * (w1 - w0));
             for (int64_t ih = h0; ih < h1; ++ih)
               for (int64_t iw = w0; iw < w1; ++iw)
                 dxp[ih * s.W + iw] += share;
@@ -547,8 +576,8 @@ template <typename T> Status runTyped(const LibraryStep &step, void *const *ptrs
     pool2dBackward(poolShape(step.params), in(0), in(1), out(2));
     return Status::ok();
   }
-  return Status(Code::invalid_argument, "library step: unknown op " +
-                                            std::to_string(static_cast<int>(step.op)));
+  return Status(Code::invalid_argument,
+                "library step: unknown op " + std::to_string(static_cast<int>(step.op)));
 }
 
 } // namespace
