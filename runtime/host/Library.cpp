@@ -62,6 +62,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,31 +75,46 @@ namespace {
 constexpr double kParallelMacs = 1e6;
 
 /// Runs fn(begin, end) over [0, count) in contiguous chunks, on up to
-/// hardware_concurrency threads when `macs` is large. Each index is handled
-/// by exactly one call, so results do not depend on the split.
+/// hardware_concurrency threads (about one per kParallelMacs / 2 of work)
+/// when `macs` is at least kParallelMacs. Each index is handled by exactly
+/// one call, so results do not depend on the split. An exception in any
+/// chunk (e.g. bad_alloc) is rethrown here after every thread has joined.
 template <typename F> void parallelFor(int64_t count, double macs, F fn) {
-  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  int64_t threads = macs >= kParallelMacs ? std::min<int64_t>(hw, count) : 1;
-  threads = std::min<int64_t>(threads, 32);
+  const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
+  int64_t threads = 1;
+  if (macs >= kParallelMacs)
+    threads = std::min<int64_t>(
+        {hw, count, 64, static_cast<int64_t>(macs / (kParallelMacs / 2))});
   if (threads <= 1) {
     fn(int64_t(0), count);
     return;
   }
   std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
+  auto guarded = [&fn, &errors](int64_t slot, int64_t b, int64_t e) {
+    try {
+      fn(b, e);
+    } catch (...) {
+      errors[static_cast<size_t>(slot)] = std::current_exception();
+    }
+  };
   const int64_t chunk = (count + threads - 1) / threads;
   for (int64_t t = 1; t < threads; ++t) {
     const int64_t b = t * chunk, e = std::min(count, b + chunk);
     if (b >= e)
       break;
     try {
-      pool.emplace_back([=] { fn(b, e); });
+      pool.emplace_back(guarded, t, b, e);
     } catch (const std::exception &) {
-      fn(b, e); // no thread available: do this chunk here
+      guarded(t, b, e); // no thread available: do this chunk here
     }
   }
-  fn(int64_t(0), std::min(count, chunk));
+  guarded(0, 0, std::min(count, chunk));
   for (std::thread &t : pool)
     t.join();
+  for (const std::exception_ptr &e : errors)
+    if (e)
+      std::rethrow_exception(e);
 }
 
 //===----------------------------------------------------------------------===//
@@ -583,6 +599,19 @@ template <typename T> Status runTyped(const LibraryStep &step, void *const *ptrs
 } // namespace
 
 Status runLibraryStep(const LibraryStep &step, void *const *ptrs) {
+  // The full check needs the arg sizes; the param count is checked again
+  // here so that a step that skipped checkLibraryStep cannot index past
+  // its params.
+  const size_t wantParams =
+      step.op == LibraryOp::matmul                                        ? 6
+      : step.op == LibraryOp::pool2d || step.op == LibraryOp::pool2d_grad ? 16
+                                                                          : 18;
+  if (step.params.size() != wantParams || ptrs == nullptr)
+    return Status(Code::invalid_argument, std::string(libraryOpName(step.op)) + ": " +
+                                              std::to_string(step.params.size()) +
+                                              " params, expected " +
+                                              std::to_string(wantParams) +
+                                              (ptrs ? "" : " (and no arg pointers)"));
   try {
     if (step.dtype == DType::f32)
       return runTyped<float>(step, ptrs);
@@ -590,6 +619,10 @@ Status runLibraryStep(const LibraryStep &step, void *const *ptrs) {
       return runTyped<double>(step, ptrs);
     return Status(Code::unsupported, std::string(libraryOpName(step.op)) + ": dtype " +
                                          dtypeName(step.dtype) + " is not f32 or f64");
+  } catch (const std::bad_alloc &) {
+    return Status(Code::out_of_memory,
+                  std::string(libraryOpName(step.op)) +
+                      " on host: out of memory for its scratch buffers");
   } catch (const std::exception &e) {
     return Status(Code::device_error,
                   std::string(libraryOpName(step.op)) + " on host failed: " + e.what());

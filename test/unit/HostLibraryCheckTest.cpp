@@ -76,6 +76,23 @@ std::string checkMessage(const CheckCase &c) {
 }
 } // namespace
 
+/// runLibraryStep without a prior check still refuses a step whose params
+/// it would index past, and a dtype it cannot run.
+TEST(HostLibraryCheck, RunRefusesWrongParamCountAndDtype) {
+  float buf[64] = {};
+  void *ptrs[5] = {buf, buf, buf, buf, buf};
+  LibraryStep s = makeStep(LibraryOp::conv2d, DType::f32, {1, 2, 3});
+  Status st = runLibraryStep(s, ptrs);
+  EXPECT_EQ(st.code(), Code::invalid_argument);
+  EXPECT_NE(st.message().find("conv2d: 3 params, expected 18"), std::string::npos)
+      << st.message();
+  s = makeStep(LibraryOp::matmul, DType::i64, {1, 2, 2, 2, 0, 0});
+  st = runLibraryStep(s, ptrs);
+  EXPECT_EQ(st.code(), Code::unsupported);
+  EXPECT_NE(st.message().find("matmul: dtype i64 is not f32 or f64"), std::string::npos)
+      << st.message();
+}
+
 TEST(HostLibraryCheck, WellFormedStepsPass) {
   for (Epilogue e : kAllEpilogues)
     EXPECT_EQ(checkMessage(matmulCase(e)), "ok") << epilogueName(e);
