@@ -362,12 +362,18 @@ ConvShape convShape(const std::vector<int64_t> &p) {
           p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]};
 }
 
-/// The im2col matrix of image n, group g: col[(c*KH + kh)*KW + kw][oh*OW + ow]
-/// = x[n, g*CG + c, ih, iw], 0 where (ih, iw) is padding.
+/// The im2col matrix of image n, group g, col[r][j] with r = (c*KH + kh)*KW
+/// + kw and j = oh*OW + ow, = x[n, g*CG + c, ih, iw] (0 where (ih, iw) is
+/// padding), written straight into gemm panels (packB's layout): of col as
+/// the [k = CG*KH*KW, n = OH*OW] B of the forward gemm, or with
+/// `transposed` of col^T as the [k = OH*OW, n = CG*KH*KW] B of grad_filter.
 template <typename T>
-void im2col(const ConvShape &s, const T *x, int64_t n, int64_t g, std::vector<T> &col) {
-  const int64_t OHW = s.OH * s.OW;
-  col.assign(static_cast<size_t>(s.CG() * s.KH * s.KW * OHW), T(0));
+void im2colPanels(const ConvShape &s, const T *x, int64_t n, int64_t g, bool transposed,
+                  std::vector<T> &panels) {
+  constexpr int64_t NR = nr<T>();
+  const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
+  const int64_t cols = transposed ? CGK : OHW, depth = transposed ? OHW : CGK;
+  panels.assign(static_cast<size_t>((cols + NR - 1) / NR * depth * NR), T(0));
   for (int64_t c = 0; c < s.CG(); ++c) {
     const T *xp = x + (n * s.C + g * s.CG() + c) * s.H * s.W;
     for (int64_t kh = 0; kh < s.KH; ++kh) {
@@ -376,11 +382,20 @@ void im2col(const ConvShape &s, const T *x, int64_t n, int64_t g, std::vector<T>
       for (int64_t kw = 0; kw < s.KW; ++kw) {
         int64_t ow0, ow1;
         s.owRange(kw, ow0, ow1);
-        T *row = col.data() + ((c * s.KH + kh) * s.KW + kw) * OHW;
+        const int64_t r = (c * s.KH + kh) * s.KW + kw;
         for (int64_t oh = oh0; oh < oh1; ++oh) {
           const T *xr = xp + (oh * s.sh - s.top + kh * s.dh) * s.W - s.left + kw * s.dw;
-          for (int64_t ow = ow0; ow < ow1; ++ow)
-            row[oh * s.OW + ow] = xr[ow * s.sw];
+          if (transposed) {
+            T *dst = panels.data() + (r / NR) * OHW * NR + r % NR;
+            for (int64_t ow = ow0; ow < ow1; ++ow)
+              dst[(oh * s.OW + ow) * NR] = xr[ow * s.sw];
+          } else {
+            T *dst = panels.data() + r * NR;
+            for (int64_t ow = ow0; ow < ow1; ++ow) {
+              const int64_t j = oh * s.OW + ow;
+              dst[(j / NR) * CGK * NR + j % NR] = xr[ow * s.sw];
+            }
+          }
         }
       }
     }
@@ -416,9 +431,8 @@ void conv2dForward(const ConvShape &s, const T *x, const T *w, T *y) {
   const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
   const MatmulShape ms{1, s.OG(), OHW, CGK, false, false};
   forEachImageGroup(s, convMacs(s), [&](int64_t n, int64_t g, double inner) {
-    std::vector<T> col, panels;
-    im2col(s, x, n, g, col);
-    packB(ms, col.data(), panels);
+    std::vector<T> panels;
+    im2colPanels(s, x, n, g, /*transposed=*/false, panels);
     gemm(ms, Epilogue::none, w + g * s.OG() * CGK, panels.data(), (const T *)nullptr,
          (const T *)nullptr, y + (n * s.O + g * s.OG()) * OHW, inner);
   });
@@ -467,11 +481,10 @@ void conv2dGradFilter(const ConvShape &s, const T *x, const T *dy, T *dw) {
   const int64_t OHW = s.OH * s.OW, CGK = s.CG() * s.KH * s.KW;
   const MatmulShape ms{1, s.OG(), CGK, OHW, false, true};
   const double macsPerImage = convMacs(s) / double(s.N);
-  std::vector<T> col, panels;
+  std::vector<T> panels;
   for (int64_t g = 0; g < s.groups; ++g)
     for (int64_t n = 0; n < s.N; ++n) {
-      im2col(s, x, n, g, col);
-      packB(ms, col.data(), panels);
+      im2colPanels(s, x, n, g, /*transposed=*/true, panels);
       gemm(ms, Epilogue::none, dy + (n * s.O + g * s.OG()) * OHW, panels.data(),
            (const T *)nullptr, (const T *)nullptr, dw + g * s.OG() * CGK, macsPerImage,
            /*accumulate=*/n > 0);
