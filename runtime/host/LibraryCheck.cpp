@@ -286,6 +286,8 @@ Status checkLibraryStep(const LibraryStep &step, const uint64_t *argBytes,
   if (step.args.size() != wantArgs)
     return c.fail(std::to_string(step.args.size()) + " args in the step, expected " +
                   std::to_string(wantArgs));
+  if (numArgs > 0 && argBytes == nullptr)
+    return c.fail(std::to_string(numArgs) + " arg sizes announced, but no size array");
   if (numArgs != wantArgs)
     return c.fail(std::to_string(numArgs) + " arg sizes given, expected " +
                   std::to_string(wantArgs));

@@ -76,6 +76,16 @@ std::string checkMessage(const CheckCase &c) {
 }
 } // namespace
 
+/// A missing size array is an error, not a crash.
+TEST(HostLibraryCheck, NullSizeArray) {
+  CheckCase c = matmulCase(Epilogue::none);
+  Status st = checkLibraryStep(c.step, nullptr, 3);
+  EXPECT_NE(st.message().find(
+                "matmul (epilogue none): 3 arg sizes announced, but no size array"),
+            std::string::npos)
+      << st.message();
+}
+
 /// runLibraryStep without a prior check still refuses a step whose params
 /// it would index past, and a dtype it cannot run.
 TEST(HostLibraryCheck, RunRefusesWrongParamCountAndDtype) {
