@@ -148,23 +148,25 @@ Status checkMatmul(const Checker &c, const uint64_t *argBytes) {
 }
 
 /// Checks that params[outIdx] equals (size + padA + padB - span) / stride + 1
-/// with span the (dilated) window extent.
+/// with span the (dilated) window extent; `spanText` says where span comes
+/// from ("KH=3, dil_h=2").
 Status outputSize(const Checker &c, size_t outIdx, const char *outName,
                   const char *sizeName, int64_t size, int64_t padA, int64_t padB,
-                  int64_t span, int64_t stride) {
+                  int64_t span, const std::string &spanText, int64_t stride) {
   const int64_t padded = size + padA + padB;
   if (padded < span)
-    return c.fail("window extent " + std::to_string(span) + " exceeds the padded " +
-                  sizeName + " " + std::to_string(padded) + " (" + sizeName + "=" +
-                  std::to_string(size) + " + padding " + std::to_string(padA) + "+" +
-                  std::to_string(padB) + ")");
+    return c.fail("window extent " + std::to_string(span) + " (" + spanText +
+                  ") exceeds the padded " + sizeName + " " + std::to_string(padded) +
+                  " (" + sizeName + "=" + std::to_string(size) + " + padding " +
+                  std::to_string(padA) + "+" + std::to_string(padB) + ")");
   const int64_t want = (padded - span) / stride + 1;
   if (c.p(outIdx) != want)
     return c.fail("param " + std::to_string(outIdx) + " (" + outName + ") is " +
                   std::to_string(c.p(outIdx)) + ", but " + sizeName + "=" +
                   std::to_string(size) + ", padding " + std::to_string(padA) + "+" +
                   std::to_string(padB) + ", window extent " + std::to_string(span) +
-                  ", stride " + std::to_string(stride) + " give " + std::to_string(want));
+                  " (" + spanText + "), stride " + std::to_string(stride) + " give " +
+                  std::to_string(want));
   return Status::ok();
 }
 
@@ -187,10 +189,12 @@ Status checkConv(const Checker &c, const uint64_t *argBytes) {
       W > kMaxElements || c.p(11) > kMaxElements || c.p(12) > kMaxElements ||
       c.p(13) > kMaxElements || c.p(14) > kMaxElements)
     return c.fail("sizes, paddings or dilations above 2^50");
-  KILN_RT_RETURN_IF_ERROR(
-      outputSize(c, 7, "OH", "H", H, c.p(11), c.p(13), c.p(15) * (KH - 1) + 1, c.p(9)));
-  KILN_RT_RETURN_IF_ERROR(
-      outputSize(c, 8, "OW", "W", W, c.p(12), c.p(14), c.p(16) * (KW - 1) + 1, c.p(10)));
+  KILN_RT_RETURN_IF_ERROR(outputSize(
+      c, 7, "OH", "H", H, c.p(11), c.p(13), c.p(15) * (KH - 1) + 1,
+      "KH=" + std::to_string(KH) + ", dil_h=" + std::to_string(c.p(15)), c.p(9)));
+  KILN_RT_RETURN_IF_ERROR(outputSize(
+      c, 8, "OW", "W", W, c.p(12), c.p(14), c.p(16) * (KW - 1) + 1,
+      "KW=" + std::to_string(KW) + ", dil_w=" + std::to_string(c.p(16)), c.p(10)));
   const int64_t xE = Checker::product({N, C, H, W}),
                 wE = Checker::product({O, C / G, KH, KW}),
                 yE = Checker::product({N, O, OH, OW});
@@ -225,10 +229,10 @@ Status checkPool(const Checker &c, const uint64_t *argBytes) {
     if (c.p(i) > kMaxElements)
       return c.fail("param " + std::to_string(i) + " (" + names[i] + ") is " +
                     std::to_string(c.p(i)) + ", above 2^50");
-  KILN_RT_RETURN_IF_ERROR(
-      outputSize(c, 4, "OH", "H", H, c.p(10), c.p(12), c.p(6), c.p(8)));
-  KILN_RT_RETURN_IF_ERROR(
-      outputSize(c, 5, "OW", "W", W, c.p(11), c.p(13), c.p(7), c.p(9)));
+  KILN_RT_RETURN_IF_ERROR(outputSize(c, 4, "OH", "H", H, c.p(10), c.p(12), c.p(6),
+                                     "win_h=" + std::to_string(c.p(6)), c.p(8)));
+  KILN_RT_RETURN_IF_ERROR(outputSize(c, 5, "OW", "W", W, c.p(11), c.p(13), c.p(7),
+                                     "win_w=" + std::to_string(c.p(7)), c.p(9)));
   const int64_t xE = Checker::product({N, C, H, W}),
                 yE = Checker::product({N, C, OH, OW});
   const std::string xS = shape({N, C, H, W}), yS = shape({N, C, OH, OW});

@@ -228,15 +228,18 @@ TEST(HostLibraryCheck, EveryErrorNamesOpFieldAndValues) {
       "conv2d: param 17 (groups) is 4, which does not divide O=6");
   add(
       conv, [](C c) { c.step.params[7] = 5; },
-      "conv2d: param 7 (OH) is 5, but H=9, padding 1+2, window extent 5, stride 2 give "
+      "conv2d: param 7 (OH) is 5, but H=9, padding 1+2, window extent 5 (KH=3, dil_h=2), "
+      "stride 2 give "
       "4");
   add(
       conv, [](C c) { c.step.params[8] = 6; },
-      "conv2d: param 8 (OW) is 6, but W=7, padding 0+1, window extent 2, stride 1 give "
+      "conv2d: param 8 (OW) is 6, but W=7, padding 0+1, window extent 2 (KW=2, dil_w=1), "
+      "stride 1 give "
       "7");
   add(
       conv, [](C c) { c.step.params[5] = 9; },
-      "conv2d: window extent 17 exceeds the padded H 12 (H=9 + padding 1+2)");
+      "conv2d: window extent 17 (KH=9, dil_h=2) exceeds the padded H 12 (H=9 + padding "
+      "1+2)");
   add(
       conv, [](C c) { c.step.params[11] = -1; },
       "conv2d: param 11 (pad_top) is -1, must be >= 0");
@@ -296,15 +299,17 @@ TEST(HostLibraryCheck, EveryErrorNamesOpFieldAndValues) {
       "pool2d: param 13 (pad_right) is -3, must be >= 0");
   add(
       pool, [](C c) { c.step.params[4] = 1; },
-      "pool2d: param 4 (OH) is 1, but H=9, padding 1+2, window extent 3, stride 2 give "
+      "pool2d: param 4 (OH) is 1, but H=9, padding 1+2, window extent 3 (win_h=3), "
+      "stride 2 give "
       "5");
   add(
       pool, [](C c) { c.step.params[5] = 1; },
-      "pool2d: param 5 (OW) is 1, but W=7, padding 0+1, window extent 2, stride 1 give "
+      "pool2d: param 5 (OW) is 1, but W=7, padding 0+1, window extent 2 (win_w=2), "
+      "stride 1 give "
       "7");
   add(
       pool, [](C c) { c.step.params[7] = 20; },
-      "pool2d: window extent 20 exceeds the padded W 8");
+      "pool2d: window extent 20 (win_w=20) exceeds the padded W 8");
   add(
       pool, [](C c) { c.step.params[2] = int64_t(1) << 60; },
       "pool2d: param 2 (H) is 1152921504606846976, above 2^50");
