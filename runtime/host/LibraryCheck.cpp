@@ -38,14 +38,14 @@ struct Checker {
   /// params[i] (called `name`) must be >= lo.
   Status atLeast(size_t i, const char *name, int64_t lo) const {
     if (p(i) < lo)
-      return fail("param " + std::to_string(i) + " (" + name + ") is " + std::to_string(p(i)) +
-                  ", must be >= " + std::to_string(lo));
+      return fail("param " + std::to_string(i) + " (" + name + ") is " +
+                  std::to_string(p(i)) + ", must be >= " + std::to_string(lo));
     return Status::ok();
   }
   Status flag(size_t i, const char *name) const {
     if (p(i) != 0 && p(i) != 1)
-      return fail("param " + std::to_string(i) + " (" + name + ") is " + std::to_string(p(i)) +
-                  ", must be 0 or 1");
+      return fail("param " + std::to_string(i) + " (" + name + ") is " +
+                  std::to_string(p(i)) + ", must be 0 or 1");
     return Status::ok();
   }
   /// The product of `dims` (each >= 1), or -1 past kMaxElements.
@@ -68,8 +68,8 @@ struct Checker {
     const uint64_t need = uint64_t(elems) * dtypeBytes(step.dtype);
     if (argBytes[i] < need)
       return fail("arg " + std::to_string(i) + " (" + name + ") has " +
-                  std::to_string(argBytes[i]) + " bytes, but its shape " + shapeText + " of " +
-                  dtypeName(step.dtype) + " needs " + std::to_string(need));
+                  std::to_string(argBytes[i]) + " bytes, but its shape " + shapeText +
+                  " of " + dtypeName(step.dtype) + " needs " + std::to_string(need));
     return Status::ok();
   }
 };
@@ -148,48 +148,55 @@ Status checkMatmul(const Checker &c, const uint64_t *argBytes) {
 }
 
 /// Checks that params[outIdx] equals (size + padA + padB - span) / stride + 1
-/// with span the (dilated) window extent.
-Status outputSize(const Checker &c, size_t outIdx, const char *outName, const char *sizeName,
-                  int64_t size, int64_t padA, int64_t padB, int64_t span, int64_t stride) {
+/// with span the (dilated) window extent; `spanText` says where span comes
+/// from ("KH=3, dil_h=2").
+Status outputSize(const Checker &c, size_t outIdx, const char *outName,
+                  const char *sizeName, int64_t size, int64_t padA, int64_t padB,
+                  int64_t span, const std::string &spanText, int64_t stride) {
   const int64_t padded = size + padA + padB;
   if (padded < span)
-    return c.fail("window extent " + std::to_string(span) + " exceeds the padded " + sizeName +
-                  " " + std::to_string(padded) + " (" + sizeName + "=" + std::to_string(size) +
-                  " + padding " + std::to_string(padA) + "+" + std::to_string(padB) + ")");
+    return c.fail("window extent " + std::to_string(span) + " (" + spanText +
+                  ") exceeds the padded " + sizeName + " " + std::to_string(padded) +
+                  " (" + sizeName + "=" + std::to_string(size) + " + padding " +
+                  std::to_string(padA) + "+" + std::to_string(padB) + ")");
   const int64_t want = (padded - span) / stride + 1;
   if (c.p(outIdx) != want)
     return c.fail("param " + std::to_string(outIdx) + " (" + outName + ") is " +
                   std::to_string(c.p(outIdx)) + ", but " + sizeName + "=" +
                   std::to_string(size) + ", padding " + std::to_string(padA) + "+" +
                   std::to_string(padB) + ", window extent " + std::to_string(span) +
-                  ", stride " + std::to_string(stride) + " give " + std::to_string(want));
+                  " (" + spanText + "), stride " + std::to_string(stride) + " give " +
+                  std::to_string(want));
   return Status::ok();
 }
 
 Status checkConv(const Checker &c, const uint64_t *argBytes) {
-  static const char *names[] = {"N",        "C",        "H",       "W",          "O",
-                                "KH",       "KW",       "OH",      "OW",         "stride_h",
-                                "stride_w", "pad_top",  "pad_left", "pad_bottom", "pad_right",
-                                "dil_h",    "dil_w",    "groups"};
+  static const char *names[] = {
+      "N",        "C",          "H",         "W",        "O",        "KH",
+      "KW",       "OH",         "OW",        "stride_h", "stride_w", "pad_top",
+      "pad_left", "pad_bottom", "pad_right", "dil_h",    "dil_w",    "groups"};
   for (size_t i = 0; i < 18; ++i)
     KILN_RT_RETURN_IF_ERROR(c.atLeast(i, names[i], i >= 11 && i <= 14 ? 0 : 1));
   const int64_t N = c.p(0), C = c.p(1), H = c.p(2), W = c.p(3), O = c.p(4), KH = c.p(5),
                 KW = c.p(6), OH = c.p(7), OW = c.p(8), G = c.p(17);
   if (C % G != 0)
-    return c.fail("param 17 (groups) is " + std::to_string(G) + ", which does not divide C=" +
-                  std::to_string(C));
+    return c.fail("param 17 (groups) is " + std::to_string(G) +
+                  ", which does not divide C=" + std::to_string(C));
   if (O % G != 0)
-    return c.fail("param 17 (groups) is " + std::to_string(G) + ", which does not divide O=" +
-                  std::to_string(O));
+    return c.fail("param 17 (groups) is " + std::to_string(G) +
+                  ", which does not divide O=" + std::to_string(O));
   if (KH > kMaxElements / c.p(15) || KW > kMaxElements / c.p(16) || H > kMaxElements ||
       W > kMaxElements || c.p(11) > kMaxElements || c.p(12) > kMaxElements ||
       c.p(13) > kMaxElements || c.p(14) > kMaxElements)
     return c.fail("sizes, paddings or dilations above 2^50");
-  KILN_RT_RETURN_IF_ERROR(
-      outputSize(c, 7, "OH", "H", H, c.p(11), c.p(13), c.p(15) * (KH - 1) + 1, c.p(9)));
-  KILN_RT_RETURN_IF_ERROR(
-      outputSize(c, 8, "OW", "W", W, c.p(12), c.p(14), c.p(16) * (KW - 1) + 1, c.p(10)));
-  const int64_t xE = Checker::product({N, C, H, W}), wE = Checker::product({O, C / G, KH, KW}),
+  KILN_RT_RETURN_IF_ERROR(outputSize(
+      c, 7, "OH", "H", H, c.p(11), c.p(13), c.p(15) * (KH - 1) + 1,
+      "KH=" + std::to_string(KH) + ", dil_h=" + std::to_string(c.p(15)), c.p(9)));
+  KILN_RT_RETURN_IF_ERROR(outputSize(
+      c, 8, "OW", "W", W, c.p(12), c.p(14), c.p(16) * (KW - 1) + 1,
+      "KW=" + std::to_string(KW) + ", dil_w=" + std::to_string(c.p(16)), c.p(10)));
+  const int64_t xE = Checker::product({N, C, H, W}),
+                wE = Checker::product({O, C / G, KH, KW}),
                 yE = Checker::product({N, O, OH, OW});
   const std::string xS = shape({N, C, H, W}), wS = shape({O, C / G, KH, KW}),
                     yS = shape({N, O, OH, OW});
@@ -210,10 +217,9 @@ Status checkConv(const Checker &c, const uint64_t *argBytes) {
 }
 
 Status checkPool(const Checker &c, const uint64_t *argBytes) {
-  static const char *names[] = {"N",        "C",       "H",        "W",
-                                "OH",       "OW",      "win_h",    "win_w",
-                                "stride_h", "stride_w", "pad_top", "pad_left",
-                                "pad_bottom", "pad_right"};
+  static const char *names[] = {
+      "N",     "C",        "H",        "W",       "OH",       "OW",         "win_h",
+      "win_w", "stride_h", "stride_w", "pad_top", "pad_left", "pad_bottom", "pad_right"};
   for (size_t i = 0; i < 14; ++i)
     KILN_RT_RETURN_IF_ERROR(c.atLeast(i, names[i], i >= 10 ? 0 : 1));
   KILN_RT_RETURN_IF_ERROR(c.flag(14, "is_max"));
@@ -223,9 +229,12 @@ Status checkPool(const Checker &c, const uint64_t *argBytes) {
     if (c.p(i) > kMaxElements)
       return c.fail("param " + std::to_string(i) + " (" + names[i] + ") is " +
                     std::to_string(c.p(i)) + ", above 2^50");
-  KILN_RT_RETURN_IF_ERROR(outputSize(c, 4, "OH", "H", H, c.p(10), c.p(12), c.p(6), c.p(8)));
-  KILN_RT_RETURN_IF_ERROR(outputSize(c, 5, "OW", "W", W, c.p(11), c.p(13), c.p(7), c.p(9)));
-  const int64_t xE = Checker::product({N, C, H, W}), yE = Checker::product({N, C, OH, OW});
+  KILN_RT_RETURN_IF_ERROR(outputSize(c, 4, "OH", "H", H, c.p(10), c.p(12), c.p(6),
+                                     "win_h=" + std::to_string(c.p(6)), c.p(8)));
+  KILN_RT_RETURN_IF_ERROR(outputSize(c, 5, "OW", "W", W, c.p(11), c.p(13), c.p(7),
+                                     "win_w=" + std::to_string(c.p(7)), c.p(9)));
+  const int64_t xE = Checker::product({N, C, H, W}),
+                yE = Checker::product({N, C, OH, OW});
   const std::string xS = shape({N, C, H, W}), yS = shape({N, C, OH, OW});
   KILN_RT_RETURN_IF_ERROR(c.arg(argBytes, 0, "x", xE, xS));
   if (c.step.op == LibraryOp::pool2d)
@@ -236,15 +245,16 @@ Status checkPool(const Checker &c, const uint64_t *argBytes) {
 
 } // namespace
 
-Status checkLibraryStep(const LibraryStep &step, const uint64_t *argBytes, size_t numArgs) {
+Status checkLibraryStep(const LibraryStep &step, const uint64_t *argBytes,
+                        size_t numArgs) {
   const int opIndex = static_cast<int>(step.op);
   if (opIndex > static_cast<int>(LibraryOp::pool2d_grad))
     return Status(Code::invalid_argument,
                   "library step: unknown op " + std::to_string(opIndex));
   if (static_cast<int>(step.epilogue) > static_cast<int>(Epilogue::dgelu_bgrad))
-    return Status(Code::invalid_argument, std::string(libraryOpName(step.op)) +
-                                              ": unknown epilogue " +
-                                              std::to_string(static_cast<int>(step.epilogue)));
+    return Status(Code::invalid_argument,
+                  std::string(libraryOpName(step.op)) + ": unknown epilogue " +
+                      std::to_string(static_cast<int>(step.epilogue)));
   Checker c{step, std::string(libraryOpName(step.op))};
   if (step.op == LibraryOp::matmul)
     c.where += std::string(" (epilogue ") + epilogueName(step.epilogue) + ")";
@@ -280,6 +290,8 @@ Status checkLibraryStep(const LibraryStep &step, const uint64_t *argBytes, size_
   if (step.args.size() != wantArgs)
     return c.fail(std::to_string(step.args.size()) + " args in the step, expected " +
                   std::to_string(wantArgs));
+  if (numArgs > 0 && argBytes == nullptr)
+    return c.fail(std::to_string(numArgs) + " arg sizes announced, but no size array");
   if (numArgs != wantArgs)
     return c.fail(std::to_string(numArgs) + " arg sizes given, expected " +
                   std::to_string(wantArgs));
