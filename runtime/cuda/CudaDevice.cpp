@@ -1,0 +1,778 @@
+//===- CudaDevice.cpp - The cuda device (kiln/Device.h) -------------------===//
+//
+// Implements createCudaDevice. The CUDA libraries are loaded at run time
+// (runtime/cuda/CudaApi.h), so a binary with this device starts everywhere
+// and reports Code::no_device where there is no driver or no GPU.
+//
+//   prepare  1. checks every function's tensors against its regions and
+//               every step against its kernel / op (messages name the
+//               function, step index, label and kernel);
+//            2. loads one module per kernel: the cubin for the GPU's
+//               sm_<major><minor>, else a cubin of the same major and a
+//               lower minor (SASS is compatible within a major version),
+//               else the PTX when it targets the GPU's arch or an older one
+//               (the driver JITs it), else the source compiled by NVRTC
+//               (loaded by dlopen); a GPU that none fits is an error naming
+//               its arch and the artifact's;
+//            3. allocates the three regions (one cuMemAlloc each) and
+//               zero-fills them; builds the cuBLASLt descriptors and picks
+//               an algorithm for every matmul step.
+//   run      captures the function's steps into a CUDA graph on its first
+//            call, replays that graph afterwards, and waits
+//            (cuCtxSynchronize). KILN_CUDA_EAGER=1 in the environment runs
+//            the steps one by one instead, synchronizing after each, so
+//            that an asynchronous fault is attributed to its step.
+//
+// conv2d / pool2d library steps (and their gradients) are Code::unsupported
+// on this device for now, as are the drelu epilogues (MatmulPlan.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "kiln/Device.h"
+#include "runtime/cuda/CudaApi.h"
+#include "runtime/cuda/MatmulPlan.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+namespace cuda {
+namespace {
+
+/// Everything one matmul step needs at run time.
+struct LtMatmul {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool f64 = false;
+  CUdeviceptr pa = 0, pb = 0, pd = 0;
+};
+
+struct PreparedStep {
+  StepKind kind = StepKind::launch;
+  CUfunction function = nullptr;
+  std::vector<CUdeviceptr> ptrs; ///< launch: the kernel's pointer arguments
+  std::vector<void *> argv;      ///< launch: &ptrs[i]
+  std::unique_ptr<LtMatmul> matmul;
+  CUdeviceptr dst = 0, src = 0; ///< memset / copy
+  uint64_t bytes = 0;
+  uint8_t value = 0;
+};
+
+struct PreparedFunction {
+  std::vector<PreparedStep> steps;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+};
+
+constexpr size_t kWorkspaceBytes = 32u << 20;
+
+class CudaDevice final : public Device {
+public:
+  explicit CudaDevice(const DeviceOptions &options) : options_(options) {}
+  ~CudaDevice() override {
+    release();
+    if (stream_)
+      drv_.p_cuStreamDestroy(stream_);
+    if (primaryRetained_)
+      drv_.p_cuDevicePrimaryCtxRelease(device_);
+  }
+  const char *name() const override { return "cuda"; }
+
+  /// Loads the driver, finds GPU 0, makes its primary context current and
+  /// creates the stream.
+  Status init();
+  Status prepare(const Program &program) override;
+  Status write(Region region, uint64_t offset, const void *src, uint64_t bytes) override;
+  Status read(Region region, uint64_t offset, void *dst, uint64_t bytes) override;
+  Status run(uint32_t function) override;
+
+private:
+  Status cuCheck(CUresult r, const std::string &where) const {
+    if (r == CUDA_SUCCESS)
+      return Status::ok();
+    return Status(Code::device_error, where + ": " + drv_.errorText(r));
+  }
+  Status makeCurrent() const { return cuCheck(drv_.p_cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
+  std::string stepWhere(const FunctionDesc &fn, size_t i) const;
+  Status checkTensors(const FunctionDesc &fn) const;
+  Status loadModule(size_t k);
+  Status allocateRegion(Region r, uint64_t bytes);
+  Status prepareStep(const FunctionDesc &fn, size_t i, PreparedStep &out);
+  Status prepareMatmul(const FunctionDesc &fn, size_t i, PreparedStep &out);
+  Status enqueue(const FunctionDesc &fn, size_t i, PreparedStep &step);
+  CUdeviceptr pointer(const TensorDesc &t) const {
+    return base_[static_cast<int>(t.region)] + t.offset;
+  }
+  void release();
+
+  DeviceOptions options_;
+  DriverApi drv_;
+  CublasLtApi lt_;
+  bool ltLoaded_ = false;
+  NvrtcApi nvrtc_;
+  Status nvrtcStatus_ = Status(Code::unsupported, "NVRTC not loaded yet");
+  bool nvrtcTried_ = false;
+  CUdevice device_ = 0;
+  CUcontext context_ = nullptr;
+  bool primaryRetained_ = false;
+  CUstream stream_ = nullptr;
+  int ccMajor_ = 0, ccMinor_ = 0;
+  std::string gpuName_;
+
+  const Program *program_ = nullptr;
+  std::vector<CUmodule> modules_;
+  std::vector<CUfunction> functions_;
+  CUdeviceptr base_[3] = {0, 0, 0};
+  uint64_t bytes_[3] = {0, 0, 0};
+  cublasLtHandle_t ltHandle_ = nullptr;
+  CUdeviceptr workspace_ = 0;
+  std::vector<PreparedFunction> prepared_;
+  bool ready_ = false; ///< prepare succeeded
+};
+
+Status CudaDevice::init() {
+  KILN_RT_RETURN_IF_ERROR(drv_.load());
+  CUresult r = drv_.p_cuInit(0);
+  if (r == CUDA_ERROR_NO_DEVICE)
+    return Status(Code::no_device, "no CUDA GPU (cuInit: " + drv_.errorText(r) + ")");
+  if (r != CUDA_SUCCESS)
+    return Status(Code::no_device, "CUDA driver failed to initialize (cuInit: " +
+                                       drv_.errorText(r) + ")");
+  int count = 0;
+  r = drv_.p_cuDeviceGetCount(&count);
+  if (r != CUDA_SUCCESS)
+    return Status(Code::no_device, "cuDeviceGetCount: " + drv_.errorText(r));
+  if (count == 0)
+    return Status(Code::no_device, "no CUDA GPU (the driver reports 0 devices)");
+  KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuDeviceGet(&device_, 0), "cuDeviceGet(0)"));
+  char name[256] = {0};
+  KILN_RT_RETURN_IF_ERROR(
+      cuCheck(drv_.p_cuDeviceGetName(name, sizeof name - 1, device_), "cuDeviceGetName"));
+  gpuName_ = name;
+  KILN_RT_RETURN_IF_ERROR(cuCheck(
+      drv_.p_cuDeviceGetAttribute(&ccMajor_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device_),
+      "cuDeviceGetAttribute(compute capability major)"));
+  KILN_RT_RETURN_IF_ERROR(cuCheck(
+      drv_.p_cuDeviceGetAttribute(&ccMinor_, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device_),
+      "cuDeviceGetAttribute(compute capability minor)"));
+  KILN_RT_RETURN_IF_ERROR(
+      cuCheck(drv_.p_cuDevicePrimaryCtxRetain(&context_, device_), "cuDevicePrimaryCtxRetain"));
+  primaryRetained_ = true;
+  KILN_RT_RETURN_IF_ERROR(makeCurrent());
+  // Stream capture needs a stream other than the legacy default stream.
+  return cuCheck(drv_.p_cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+}
+
+void CudaDevice::release() {
+  if (!context_)
+    return;
+  drv_.p_cuCtxSetCurrent(context_);
+  if (stream_)
+    drv_.p_cuStreamSynchronize(stream_);
+  for (PreparedFunction &f : prepared_) {
+    if (f.exec)
+      drv_.p_cuGraphExecDestroy(f.exec);
+    if (f.graph)
+      drv_.p_cuGraphDestroy(f.graph);
+    for (PreparedStep &s : f.steps)
+      if (s.matmul) {
+        if (s.matmul->desc)
+          lt_.p_cublasLtMatmulDescDestroy(s.matmul->desc);
+        for (cublasLtMatrixLayout_t l : {s.matmul->a, s.matmul->b, s.matmul->d})
+          if (l)
+            lt_.p_cublasLtMatrixLayoutDestroy(l);
+      }
+  }
+  prepared_.clear();
+  for (CUmodule m : modules_)
+    if (m)
+      drv_.p_cuModuleUnload(m);
+  modules_.clear();
+  functions_.clear();
+  for (int r = 0; r < 3; ++r) {
+    if (base_[r])
+      drv_.p_cuMemFree(base_[r]);
+    base_[r] = 0;
+    bytes_[r] = 0;
+  }
+  if (workspace_)
+    drv_.p_cuMemFree(workspace_);
+  workspace_ = 0;
+  if (ltHandle_)
+    lt_.p_cublasLtDestroy(ltHandle_);
+  ltHandle_ = nullptr;
+  program_ = nullptr;
+  ready_ = false;
+}
+
+std::string CudaDevice::stepWhere(const FunctionDesc &fn, size_t i) const {
+  const Step &s = fn.steps[i];
+  std::string w = "function '" + fn.name + "' step " + std::to_string(i) + " (" + s.label + ")";
+  if (s.kind == StepKind::launch && program_ && s.launch.kernel < program_->kernels.size())
+    w += " kernel " + program_->kernels[s.launch.kernel].name;
+  if (s.kind == StepKind::library)
+    w += std::string(" library ") + libraryOpName(s.library.op);
+  return w;
+}
+
+Status CudaDevice::checkTensors(const FunctionDesc &fn) const {
+  for (size_t i = 0; i < fn.tensors.size(); ++i) {
+    const TensorDesc &t = fn.tensors[i];
+    uint64_t limit = t.region == Region::persistent ? program_->persistentBytes
+                     : t.region == Region::input    ? fn.inputBytes
+                                                    : fn.arenaBytes;
+    uint64_t elementBytes = uint64_t(t.numElements()) * dtypeBytes(t.dtype);
+    if (t.offset > limit || t.size > limit - t.offset || t.size < elementBytes)
+      return Status(Code::invalid_argument,
+                    "function '" + fn.name + "' tensor #" + std::to_string(i) + " '" + t.name +
+                        "': bytes [" + std::to_string(t.offset) + ", +" + std::to_string(t.size) +
+                        ") with " + std::to_string(elementBytes) + " element bytes do not fit " +
+                        regionName(t.region) + " region of " + std::to_string(limit) + " bytes");
+  }
+  return Status::ok();
+}
+
+Status CudaDevice::loadModule(size_t k) {
+  const KernelDesc &kd = program_->kernels[k];
+  const int cc = ccMajor_ * 10 + ccMinor_;
+  const std::string gpuArch = "sm_" + std::to_string(cc);
+  std::string image;
+  std::string via;
+  // 1. A cubin for exactly this arch, else one of the same major and an
+  //    older minor (no "a"/"f" suffix: those are not forward compatible).
+  int bestMinor = -1;
+  for (const KernelDesc::Binary &b : kd.cubins) {
+    if (b.arch == gpuArch) {
+      image = b.cubin;
+      via = "cubin " + b.arch;
+      break;
+    }
+    char *end = nullptr;
+    long n = b.arch.size() > 3 ? std::strtol(b.arch.c_str() + 3, &end, 10) : -1;
+    if (end && *end == '\0' && n / 10 == ccMajor_ && n % 10 < ccMinor_ && n % 10 > bestMinor) {
+      bestMinor = int(n % 10);
+      image = b.cubin;
+      via = "cubin " + b.arch;
+    }
+  }
+  // 2. The PTX, when it targets this arch or an older one.
+  int ptxTarget = -1;
+  if (size_t p = kd.ptx.find(".target sm_"); p != std::string::npos)
+    ptxTarget = std::atoi(kd.ptx.c_str() + p + 11);
+  std::string jitLog;
+  CUmodule module = nullptr;
+  if (image.empty() && !kd.ptx.empty() && ptxTarget > 0 && ptxTarget <= cc) {
+    std::vector<char> log(8192, '\0');
+    CUjit_option opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+    void *vals[] = {log.data(), reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
+    CUresult r = drv_.p_cuModuleLoadDataEx(&module, kd.ptx.c_str(), 2, opts, vals);
+    if (r != CUDA_SUCCESS)
+      return Status(Code::device_error, "kernel " + kd.name + ": JIT of its PTX (sm_" +
+                                            std::to_string(ptxTarget) + ") for " + gpuArch +
+                                            " failed: " + drv_.errorText(r) + "\n" + log.data());
+    via = "PTX";
+  }
+  // 3. The source, by NVRTC.
+  std::string nvrtcError;
+  if (image.empty() && !module) {
+    if (!nvrtcTried_) {
+      nvrtcTried_ = true;
+      nvrtcStatus_ = nvrtc_.load();
+    }
+    if (!nvrtcStatus_.isOk()) {
+      nvrtcError = nvrtcStatus_.message();
+    } else if (kd.source.empty()) {
+      nvrtcError = "the kernel has no source";
+    } else {
+      nvrtcProgram prog = nullptr;
+      nvrtcResult r = nvrtc_.p_nvrtcCreateProgram(&prog, kd.source.c_str(),
+                                                  (kd.name + ".cu").c_str(), 0, nullptr, nullptr);
+      if (r == NVRTC_SUCCESS) {
+        std::string arch = "-arch=" + gpuArch;
+        const char *opts[] = {"-std=c++17", arch.c_str()};
+        r = nvrtc_.p_nvrtcCompileProgram(prog, 2, opts);
+        if (r == NVRTC_SUCCESS) {
+          size_t n = 0;
+          r = nvrtc_.p_nvrtcGetCUBINSize(prog, &n);
+          if (r == NVRTC_SUCCESS) {
+            image.resize(n);
+            r = nvrtc_.p_nvrtcGetCUBIN(prog, image.data());
+          }
+        } else {
+          size_t n = 0;
+          std::string log;
+          if (nvrtc_.p_nvrtcGetProgramLogSize(prog, &n) == NVRTC_SUCCESS && n > 1) {
+            log.resize(n);
+            nvrtc_.p_nvrtcGetProgramLog(prog, log.data());
+          }
+          nvrtcError = std::string(nvrtc_.p_nvrtcGetErrorString(r)) + "\n" + log.c_str();
+        }
+        nvrtc_.p_nvrtcDestroyProgram(&prog);
+      }
+      if (r != NVRTC_SUCCESS && nvrtcError.empty())
+        nvrtcError = nvrtc_.p_nvrtcGetErrorString(r);
+      if (r != NVRTC_SUCCESS)
+        image.clear();
+      else
+        via = "NVRTC for " + gpuArch;
+    }
+  }
+  if (image.empty() && !module) {
+    std::string archs;
+    for (const KernelDesc::Binary &b : kd.cubins)
+      archs += (archs.empty() ? "" : ", ") + b.arch;
+    return Status(Code::unsupported,
+                  "kernel " + kd.name + ": no code for GPU '" + gpuName_ + "' (" + gpuArch +
+                      "): the artifact has cubins for [" + archs + "] and " +
+                      (kd.ptx.empty() ? std::string("no PTX")
+                                      : "PTX for sm_" + std::to_string(ptxTarget) +
+                                            (ptxTarget > cc ? " (newer than the GPU)" : "")) +
+                      "; compiling its source failed: " + nvrtcError);
+  }
+  if (!module) {
+    CUresult r = drv_.p_cuModuleLoadDataEx(&module, image.data(), 0, nullptr, nullptr);
+    if (r != CUDA_SUCCESS)
+      return Status(Code::device_error, "kernel " + kd.name + ": loading its " + via + " on " +
+                                            gpuArch + " failed: " + drv_.errorText(r));
+  }
+  modules_[k] = module;
+  return cuCheck(drv_.p_cuModuleGetFunction(&functions_[k], module, kd.name.c_str()),
+                 "kernel " + kd.name + ": cuModuleGetFunction (" + via + ")");
+}
+
+Status CudaDevice::allocateRegion(Region region, uint64_t bytes) {
+  const int r = static_cast<int>(region);
+  bytes_[r] = bytes;
+  if (bytes == 0)
+    return Status::ok();
+  CUresult res = drv_.p_cuMemAlloc(&base_[r], bytes);
+  if (res == CUDA_ERROR_OUT_OF_MEMORY) {
+    size_t free = 0, total = 0;
+    drv_.p_cuMemGetInfo(&free, &total);
+    base_[r] = 0;
+    return Status(Code::out_of_memory, "asked " + std::to_string(bytes) + " bytes for the " +
+                                           regionName(region) + " region, " +
+                                           std::to_string(free) + " bytes free (of " +
+                                           std::to_string(total) + ")");
+  }
+  KILN_RT_RETURN_IF_ERROR(cuCheck(res, std::string("cuMemAlloc(") + std::to_string(bytes) +
+                                           " bytes) for the " + regionName(region) + " region"));
+  return cuCheck(drv_.p_cuMemsetD8Async(base_[r], 0, bytes, stream_),
+                 std::string("zero-filling the ") + regionName(region) + " region");
+}
+
+Status CudaDevice::prepare(const Program &program) {
+  try {
+    KILN_RT_RETURN_IF_ERROR(makeCurrent());
+    release();
+    program_ = &program;
+    // 1. Check the functions before anything is allocated.
+    for (const FunctionDesc &fn : program.functions) {
+      KILN_RT_RETURN_IF_ERROR(checkTensors(fn));
+      for (size_t i = 0; i < fn.steps.size(); ++i) {
+        const Step &s = fn.steps[i];
+        if (s.kind == StepKind::library && s.library.op != LibraryOp::matmul)
+          return Status(Code::unsupported, stepWhere(fn, i) +
+                                               ": this library op is not supported on the cuda "
+                                               "device yet (matmul is)");
+      }
+    }
+    // 2. Modules.
+    modules_.assign(program.kernels.size(), nullptr);
+    functions_.assign(program.kernels.size(), nullptr);
+    for (size_t k = 0; k < program.kernels.size(); ++k)
+      KILN_RT_RETURN_IF_ERROR(loadModule(k));
+    // 3. Regions, library handles, prepared steps.
+    uint64_t input = 0;
+    for (const FunctionDesc &fn : program.functions)
+      input = std::max(input, fn.inputBytes);
+    KILN_RT_RETURN_IF_ERROR(allocateRegion(Region::persistent, program.persistentBytes));
+    KILN_RT_RETURN_IF_ERROR(allocateRegion(Region::input, input));
+    KILN_RT_RETURN_IF_ERROR(allocateRegion(Region::arena, program.arenaBytes()));
+    prepared_.resize(program.functions.size());
+    for (size_t f = 0; f < program.functions.size(); ++f) {
+      const FunctionDesc &fn = program.functions[f];
+      prepared_[f].steps.resize(fn.steps.size());
+      for (size_t i = 0; i < fn.steps.size(); ++i)
+        KILN_RT_RETURN_IF_ERROR(prepareStep(fn, i, prepared_[f].steps[i]));
+    }
+    KILN_RT_RETURN_IF_ERROR(
+        cuCheck(drv_.p_cuStreamSynchronize(stream_), "prepare: cuStreamSynchronize"));
+    ready_ = true;
+    return Status::ok();
+  } catch (const std::exception &e) {
+    return Status(Code::device_error, std::string("cuda prepare: internal error: ") + e.what());
+  }
+}
+
+Status CudaDevice::prepareStep(const FunctionDesc &fn, size_t i, PreparedStep &out) {
+  const Step &s = fn.steps[i];
+  out.kind = s.kind;
+  auto tensor = [&](uint32_t index, const char *what, const TensorDesc *&t) -> Status {
+    if (index >= fn.tensors.size())
+      return Status(Code::invalid_argument, stepWhere(fn, i) + ": " + what + " tensor index " +
+                                                std::to_string(index) + " is out of range (" +
+                                                std::to_string(fn.tensors.size()) + " tensors)");
+    t = &fn.tensors[index];
+    return Status::ok();
+  };
+  switch (s.kind) {
+  case StepKind::launch: {
+    const LaunchStep &l = s.launch;
+    if (l.kernel >= program_->kernels.size())
+      return Status(Code::invalid_argument, stepWhere(fn, i) + ": kernel index " +
+                                                std::to_string(l.kernel) + " is out of range");
+    const KernelDesc &kd = program_->kernels[l.kernel];
+    if (l.args.size() != kd.argDTypes.size())
+      return Status(Code::invalid_argument,
+                    stepWhere(fn, i) + ": passes " + std::to_string(l.args.size()) +
+                        " tensors, the kernel takes " + std::to_string(kd.argDTypes.size()));
+    uint64_t threads = uint64_t(l.block[0]) * l.block[1] * l.block[2];
+    if (threads == 0 || threads > 1024 || !l.grid[0] || !l.grid[1] || !l.grid[2])
+      return Status(Code::invalid_argument,
+                    stepWhere(fn, i) + ": bad launch shape grid (" + std::to_string(l.grid[0]) +
+                        "," + std::to_string(l.grid[1]) + "," + std::to_string(l.grid[2]) +
+                        ") block (" + std::to_string(l.block[0]) + "," +
+                        std::to_string(l.block[1]) + "," + std::to_string(l.block[2]) + ")");
+    out.function = functions_[l.kernel];
+    out.ptrs.resize(l.args.size());
+    out.argv.resize(l.args.size());
+    for (size_t a = 0; a < l.args.size(); ++a) {
+      const TensorDesc *t = nullptr;
+      KILN_RT_RETURN_IF_ERROR(tensor(l.args[a], "argument", t));
+      if (t->dtype != kd.argDTypes[a])
+        return Status(Code::invalid_argument,
+                      stepWhere(fn, i) + ": argument " + std::to_string(a) + " '" + t->name +
+                          "' is " + dtypeName(t->dtype) + ", the kernel takes " +
+                          dtypeName(kd.argDTypes[a]));
+      out.ptrs[a] = pointer(*t);
+      out.argv[a] = &out.ptrs[a];
+    }
+    if (l.dynamicSharedBytes > 48 * 1024)
+      KILN_RT_RETURN_IF_ERROR(cuCheck(
+          drv_.p_cuFuncSetAttribute(out.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                    int(l.dynamicSharedBytes)),
+          stepWhere(fn, i) + ": allowing " + std::to_string(l.dynamicSharedBytes) +
+              " bytes of dynamic shared memory"));
+    return Status::ok();
+  }
+  case StepKind::memset: {
+    const TensorDesc *t = nullptr;
+    KILN_RT_RETURN_IF_ERROR(tensor(s.dst, "memset destination", t));
+    out.dst = pointer(*t);
+    out.bytes = t->size;
+    out.value = s.value;
+    return Status::ok();
+  }
+  case StepKind::copy: {
+    const TensorDesc *d = nullptr, *src = nullptr;
+    KILN_RT_RETURN_IF_ERROR(tensor(s.dst, "copy destination", d));
+    KILN_RT_RETURN_IF_ERROR(tensor(s.src, "copy source", src));
+    uint64_t db = uint64_t(d->numElements()) * dtypeBytes(d->dtype);
+    uint64_t sb = uint64_t(src->numElements()) * dtypeBytes(src->dtype);
+    if (db != sb)
+      return Status(Code::invalid_argument, stepWhere(fn, i) + ": copies '" + src->name + "' (" +
+                                                std::to_string(sb) + " bytes) to '" + d->name +
+                                                "' (" + std::to_string(db) + " bytes)");
+    out.dst = pointer(*d);
+    out.src = pointer(*src);
+    out.bytes = db;
+    return Status::ok();
+  }
+  case StepKind::library:
+    return prepareMatmul(fn, i, out);
+  }
+  return Status(Code::invalid_argument, stepWhere(fn, i) + ": unknown step kind");
+}
+
+Status CudaDevice::prepareMatmul(const FunctionDesc &fn, size_t i, PreparedStep &out) {
+  const LibraryStep &step = fn.steps[i].library;
+  LtMatmulPlan plan;
+  Status st = planMatmul(step, plan);
+  if (!st.isOk())
+    return Status(st.code(), stepWhere(fn, i) + ": " + st.message());
+  std::vector<CUdeviceptr> ptrs(plan.numArgs);
+  for (int a = 0; a < plan.numArgs; ++a) {
+    if (step.args[a] >= fn.tensors.size())
+      return Status(Code::invalid_argument, stepWhere(fn, i) + ": arg " + std::to_string(a) +
+                                                " tensor index " + std::to_string(step.args[a]) +
+                                                " is out of range");
+    const TensorDesc &t = fn.tensors[step.args[a]];
+    if (t.dtype != step.dtype || uint64_t(t.numElements()) != plan.argElements[a])
+      return Status(Code::invalid_argument,
+                    stepWhere(fn, i) + ": arg " + std::to_string(a) + " '" + t.name + "' is " +
+                        dtypeName(t.dtype) + " with " + std::to_string(t.numElements()) +
+                        " elements, the params imply " + dtypeName(step.dtype) + " with " +
+                        std::to_string(plan.argElements[a]));
+    ptrs[a] = pointer(t);
+  }
+  if (!ltLoaded_) {
+    KILN_RT_RETURN_IF_ERROR(lt_.load());
+    ltLoaded_ = true;
+  }
+  auto ltCheck = [&](cublasStatus_t s, const char *what) {
+    if (s == CUBLAS_STATUS_SUCCESS)
+      return Status::ok();
+    return Status(Code::device_error,
+                  stepWhere(fn, i) + ": " + what + ": " + lt_.errorText(s));
+  };
+  if (!ltHandle_) {
+    KILN_RT_RETURN_IF_ERROR(ltCheck(lt_.p_cublasLtCreate(&ltHandle_), "cublasLtCreate"));
+    KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuMemAlloc(&workspace_, kWorkspaceBytes),
+                                    "cuMemAlloc of the cuBLASLt workspace"));
+  }
+  auto mm = std::make_unique<LtMatmul>();
+  LtMatmul &m = *mm;
+  out.matmul = std::move(mm);
+  m.f64 = step.dtype == DType::f64;
+  const cudaDataType_t type = m.f64 ? CUDA_R_64F : CUDA_R_32F;
+  // IEEE f32 (no TF32) and f64: the host device's semantics.
+  const cublasComputeType_t compute = m.f64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
+  KILN_RT_RETURN_IF_ERROR(
+      ltCheck(lt_.p_cublasLtMatmulDescCreate(&m.desc, compute, type), "cublasLtMatmulDescCreate"));
+  auto setDesc = [&](cublasLtMatmulDescAttributes_t attr, const void *v, size_t n,
+                     const char *what) {
+    return ltCheck(lt_.p_cublasLtMatmulDescSetAttribute(m.desc, attr, v, n), what);
+  };
+  cublasOperation_t ta = plan.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tb = plan.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta, "set TRANSA"));
+  KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb, "set TRANSB"));
+  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+  switch (plan.epilogue) {
+  case LtEpilogue::none: epi = CUBLASLT_EPILOGUE_DEFAULT; break;
+  case LtEpilogue::bias: epi = CUBLASLT_EPILOGUE_BIAS; break;
+  case LtEpilogue::relu: epi = CUBLASLT_EPILOGUE_RELU; break;
+  case LtEpilogue::relu_bias: epi = CUBLASLT_EPILOGUE_RELU_BIAS; break;
+  case LtEpilogue::gelu: epi = CUBLASLT_EPILOGUE_GELU; break;
+  case LtEpilogue::gelu_bias: epi = CUBLASLT_EPILOGUE_GELU_BIAS; break;
+  case LtEpilogue::dgelu: epi = CUBLASLT_EPILOGUE_DGELU; break;
+  case LtEpilogue::dgelu_bgrad: epi = CUBLASLT_EPILOGUE_DGELU_BGRAD; break;
+  case LtEpilogue::bgrada: epi = CUBLASLT_EPILOGUE_BGRADA; break;
+  }
+  KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi, "set EPILOGUE"));
+  if (plan.argBias >= 0) {
+    void *p = reinterpret_cast<void *>(uintptr_t(ptrs[plan.argBias]));
+    KILN_RT_RETURN_IF_ERROR(
+        setDesc(CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p, sizeof p, "set BIAS_POINTER"));
+    int32_t bt = type;
+    KILN_RT_RETURN_IF_ERROR(
+        setDesc(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt, "set BIAS_DATA_TYPE"));
+  }
+  if (plan.argAux >= 0) {
+    void *p = reinterpret_cast<void *>(uintptr_t(ptrs[plan.argAux]));
+    KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &p, sizeof p,
+                                    "set EPILOGUE_AUX_POINTER"));
+    int64_t ld = int64_t(plan.auxLd);
+    KILN_RT_RETURN_IF_ERROR(
+        setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld, "set EPILOGUE_AUX_LD"));
+    int32_t at = type;
+    KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &at, sizeof at,
+                                    "set EPILOGUE_AUX_DATA_TYPE"));
+  }
+  auto layout = [&](const LtLayout &l, cublasLtMatrixLayout_t &out, const char *what) -> Status {
+    KILN_RT_RETURN_IF_ERROR(
+        ltCheck(lt_.p_cublasLtMatrixLayoutCreate(&out, type, l.rows, l.cols, int64_t(l.ld)), what));
+    if (plan.batch > 1) {
+      int32_t count = int32_t(plan.batch);
+      int64_t stride = l.batchStride;
+      KILN_RT_RETURN_IF_ERROR(ltCheck(lt_.p_cublasLtMatrixLayoutSetAttribute(
+                                          out, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                          sizeof count),
+                                      what));
+      KILN_RT_RETURN_IF_ERROR(ltCheck(lt_.p_cublasLtMatrixLayoutSetAttribute(
+                                          out, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                          &stride, sizeof stride),
+                                      what));
+    }
+    return Status::ok();
+  };
+  KILN_RT_RETURN_IF_ERROR(layout(plan.a, m.a, "layout of A (the step's B)"));
+  KILN_RT_RETURN_IF_ERROR(layout(plan.b, m.b, "layout of B (the step's A)"));
+  KILN_RT_RETURN_IF_ERROR(layout(plan.d, m.d, "layout of D"));
+  cublasLtMatmulPreference_t pref = nullptr;
+  KILN_RT_RETURN_IF_ERROR(
+      ltCheck(lt_.p_cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate"));
+  uint64_t ws = kWorkspaceBytes;
+  cublasStatus_t ps = lt_.p_cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  if (ps == CUBLAS_STATUS_SUCCESS)
+    ps = lt_.p_cublasLtMatmulAlgoGetHeuristic(ltHandle_, m.desc, m.a, m.b, m.d, m.d, pref, 1,
+                                              &result, &found);
+  lt_.p_cublasLtMatmulPreferenceDestroy(pref);
+  std::string shape = "[batch " + std::to_string(plan.batch) + ", m " +
+                      std::to_string(step.params[1]) + ", n " + std::to_string(step.params[2]) +
+                      ", k " + std::to_string(step.params[3]) + "] " + dtypeName(step.dtype) +
+                      " epilogue " + epilogueName(step.epilogue);
+  if (ps == CUBLAS_STATUS_NOT_SUPPORTED || (ps == CUBLAS_STATUS_SUCCESS && found == 0))
+    return Status(Code::unsupported,
+                  stepWhere(fn, i) + ": cuBLASLt has no algorithm for matmul " + shape +
+                      " on " + gpuName_ + " (" + lt_.errorText(ps) + ")");
+  KILN_RT_RETURN_IF_ERROR(ltCheck(ps, ("cublasLtMatmulAlgoGetHeuristic for " + shape).c_str()));
+  m.algo = result.algo;
+  m.pa = ptrs[plan.argA];
+  m.pb = ptrs[plan.argB];
+  m.pd = ptrs[plan.argD];
+  return Status::ok();
+}
+
+Status CudaDevice::enqueue(const FunctionDesc &fn, size_t i, PreparedStep &s) {
+  const Step &step = fn.steps[i];
+  switch (s.kind) {
+  case StepKind::launch: {
+    const LaunchStep &l = step.launch;
+    return cuCheck(drv_.p_cuLaunchKernel(s.function, l.grid[0], l.grid[1], l.grid[2], l.block[0],
+                                         l.block[1], l.block[2], l.dynamicSharedBytes, stream_,
+                                         s.argv.data(), nullptr),
+                   stepWhere(fn, i) + ": cuLaunchKernel");
+  }
+  case StepKind::memset:
+    if (s.bytes == 0)
+      return Status::ok();
+    return cuCheck(drv_.p_cuMemsetD8Async(s.dst, s.value, s.bytes, stream_),
+                   stepWhere(fn, i) + ": cuMemsetD8Async");
+  case StepKind::copy:
+    if (s.bytes == 0 || s.dst == s.src)
+      return Status::ok();
+    return cuCheck(drv_.p_cuMemcpyDtoDAsync(s.dst, s.src, s.bytes, stream_),
+                   stepWhere(fn, i) + ": cuMemcpyDtoDAsync");
+  case StepKind::library: {
+    LtMatmul &m = *s.matmul;
+    const double one64 = 1.0, zero64 = 0.0;
+    const float one32 = 1.0f, zero32 = 0.0f;
+    const void *alpha = m.f64 ? static_cast<const void *>(&one64) : &one32;
+    const void *beta = m.f64 ? static_cast<const void *>(&zero64) : &zero32;
+    auto ptr = [](CUdeviceptr p) { return reinterpret_cast<void *>(uintptr_t(p)); };
+    cublasStatus_t st = lt_.p_cublasLtMatmul(
+        ltHandle_, m.desc, alpha, ptr(m.pa), m.a, ptr(m.pb), m.b, beta, ptr(m.pd), m.d, ptr(m.pd),
+        m.d, &m.algo, ptr(workspace_), kWorkspaceBytes, stream_);
+    if (st != CUBLAS_STATUS_SUCCESS)
+      return Status(Code::device_error,
+                    stepWhere(fn, i) + ": cublasLtMatmul: " + lt_.errorText(st));
+    return Status::ok();
+  }
+  }
+  return Status(Code::invalid_argument, stepWhere(fn, i) + ": unknown step kind");
+}
+
+Status CudaDevice::run(uint32_t function) {
+  try {
+    if (!ready_)
+      return Status(Code::invalid_argument, "cuda run: no program prepared");
+    if (function >= program_->functions.size())
+      return Status(Code::invalid_argument,
+                    "cuda run: function index " + std::to_string(function) + " out of range (" +
+                        std::to_string(program_->functions.size()) + " functions)");
+    KILN_RT_RETURN_IF_ERROR(makeCurrent());
+    const FunctionDesc &fn = program_->functions[function];
+    PreparedFunction &pf = prepared_[function];
+    const char *eager = std::getenv("KILN_CUDA_EAGER");
+    if (eager && std::strcmp(eager, "1") == 0) {
+      for (size_t i = 0; i < pf.steps.size(); ++i) {
+        KILN_RT_RETURN_IF_ERROR(enqueue(fn, i, pf.steps[i]));
+        KILN_RT_RETURN_IF_ERROR(
+            cuCheck(drv_.p_cuStreamSynchronize(stream_), stepWhere(fn, i) + ": running"));
+      }
+      return cuCheck(drv_.p_cuCtxSynchronize(), "function '" + fn.name + "': cuCtxSynchronize");
+    }
+    if (!pf.exec && !pf.steps.empty()) {
+      KILN_RT_RETURN_IF_ERROR(cuCheck(
+          drv_.p_cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+          "function '" + fn.name + "': cuStreamBeginCapture"));
+      for (size_t i = 0; i < pf.steps.size(); ++i) {
+        Status st = enqueue(fn, i, pf.steps[i]);
+        if (!st.isOk()) {
+          CUgraph broken = nullptr;
+          drv_.p_cuStreamEndCapture(stream_, &broken);
+          if (broken)
+            drv_.p_cuGraphDestroy(broken);
+          return Status(st.code(), st.message() + " (while capturing the CUDA graph)");
+        }
+      }
+      KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuStreamEndCapture(stream_, &pf.graph),
+                                      "function '" + fn.name + "': cuStreamEndCapture"));
+      KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuGraphInstantiate(&pf.exec, pf.graph, 0),
+                                      "function '" + fn.name + "': cuGraphInstantiate"));
+    }
+    if (pf.exec)
+      KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuGraphLaunch(pf.exec, stream_),
+                                      "function '" + fn.name + "': cuGraphLaunch"));
+    return cuCheck(drv_.p_cuCtxSynchronize(),
+                   "function '" + fn.name + "': running its " + std::to_string(pf.steps.size()) +
+                       " steps (a fault inside a kernel is reported here; rerun with "
+                       "KILN_CUDA_EAGER=1 to find its step)");
+  } catch (const std::exception &e) {
+    return Status(Code::device_error, std::string("cuda run: internal error: ") + e.what());
+  }
+}
+
+static Status checkRange(const char *op, Region region, uint64_t offset, uint64_t bytes,
+                         uint64_t size, const void *host) {
+  if (offset > size || bytes > size - offset)
+    return Status(Code::invalid_argument,
+                  std::string("cuda ") + op + ": bytes [" + std::to_string(offset) + ", +" +
+                      std::to_string(bytes) + ") are outside the " + regionName(region) +
+                      " region of " + std::to_string(size) + " bytes");
+  if (!host && bytes)
+    return Status(Code::invalid_argument, std::string("cuda ") + op + ": null host pointer");
+  return Status::ok();
+}
+
+Status CudaDevice::write(Region region, uint64_t offset, const void *src, uint64_t bytes) {
+  if (!ready_)
+    return Status(Code::invalid_argument, "cuda write: no program prepared");
+  const int r = static_cast<int>(region);
+  if (r < 0 || r > 2)
+    return Status(Code::invalid_argument, "cuda write: bad region " + std::to_string(r));
+  KILN_RT_RETURN_IF_ERROR(checkRange("write", region, offset, bytes, bytes_[r], src));
+  if (bytes == 0)
+    return Status::ok();
+  KILN_RT_RETURN_IF_ERROR(makeCurrent());
+  KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuStreamSynchronize(stream_), "cuda write: sync"));
+  return cuCheck(drv_.p_cuMemcpyHtoD(base_[r] + offset, src, bytes),
+                 std::string("cuda write of ") + std::to_string(bytes) + " bytes to the " +
+                     regionName(region) + " region at " + std::to_string(offset));
+}
+
+Status CudaDevice::read(Region region, uint64_t offset, void *dst, uint64_t bytes) {
+  if (!ready_)
+    return Status(Code::invalid_argument, "cuda read: no program prepared");
+  const int r = static_cast<int>(region);
+  if (r < 0 || r > 2)
+    return Status(Code::invalid_argument, "cuda read: bad region " + std::to_string(r));
+  KILN_RT_RETURN_IF_ERROR(checkRange("read", region, offset, bytes, bytes_[r], dst));
+  if (bytes == 0)
+    return Status::ok();
+  KILN_RT_RETURN_IF_ERROR(makeCurrent());
+  KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuStreamSynchronize(stream_), "cuda read: sync"));
+  return cuCheck(drv_.p_cuMemcpyDtoH(dst, base_[r] + offset, bytes),
+                 std::string("cuda read of ") + std::to_string(bytes) + " bytes from the " +
+                     regionName(region) + " region at " + std::to_string(offset));
+}
+
+} // namespace
+} // namespace cuda
+
+Status createCudaDevice(const DeviceOptions &options, std::unique_ptr<Device> &out) {
+  out.reset();
+  try {
+    auto device = std::make_unique<cuda::CudaDevice>(options);
+    Status st = device->init();
+    if (!st.isOk())
+      return st;
+    out = std::move(device);
+    return Status::ok();
+  } catch (const std::exception &e) {
+    return Status(Code::device_error, std::string("createCudaDevice: internal error: ") + e.what());
+  }
+}
+
+} // namespace kiln::rt

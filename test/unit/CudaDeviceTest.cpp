@@ -1,0 +1,258 @@
+//===- CudaDeviceTest.cpp - The cuda device on a machine without a GPU ----===//
+//
+// What can be checked without a driver: createCudaDevice fails cleanly with
+// Code::no_device ("no CUDA driver"), the binary does not link libcuda (so
+// it starts here at all), and the row-major -> column-major mapping of
+// matmul steps onto cuBLASLt (runtime/cuda/MatmulPlan.h): the plan is
+// executed by a small emulator of cuBLASLt's documented column-major
+// semantics (op(A)·op(B), then the epilogue along D's rows) and compared
+// with a direct row-major evaluation of the step as Program.h defines it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "kiln/Device.h"
+#include "runtime/cuda/MatmulPlan.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace kiln::rt;
+using kiln::rt::cuda::LtEpilogue;
+using kiln::rt::cuda::LtMatmulPlan;
+using kiln::rt::cuda::planMatmul;
+
+TEST(CudaDevice, NoDriverIsCleanNoDevice) {
+  // This machine has no libcuda.so.1 (TOOLCHAIN.md); where one exists the
+  // test has nothing to check.
+  std::unique_ptr<Device> device;
+  Status s = createCudaDevice(DeviceOptions{}, device);
+  if (s.isOk())
+    GTEST_SKIP() << "a CUDA device exists here: " << device->name();
+  EXPECT_EQ(s.code(), Code::no_device) << s.message();
+  EXPECT_EQ(device, nullptr);
+  if (s.message().find("no CUDA driver") == std::string::npos)
+    GTEST_SKIP() << "a driver exists but no usable GPU: " << s.message();
+  EXPECT_NE(s.message().find("libcuda.so.1 not found"), std::string::npos) << s.message();
+  std::printf("createCudaDevice: %s\n", s.message().c_str());
+  // Again: nothing was left half-initialized.
+  Status again = createCudaDevice(DeviceOptions{}, device);
+  EXPECT_EQ(again.code(), Code::no_device);
+  EXPECT_EQ(again.message(), s.message());
+}
+
+TEST(CudaDevice, BinaryDoesNotLinkCudaLibraries) {
+  char self[4096] = {0};
+  ASSERT_GT(::readlink("/proc/self/exe", self, sizeof self - 1), 0);
+  FILE *f = ::popen(("ldd '" + std::string(self) + "' 2>&1").c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[512];
+  while (size_t n = std::fread(buf, 1, sizeof buf, f))
+    out.append(buf, n);
+  ::pclose(f);
+  ASSERT_NE(out.find("libc.so"), std::string::npos) << out; // ldd did run
+  EXPECT_EQ(out.find("libcuda"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libcublas"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libnvrtc"), std::string::npos) << out;
+}
+
+namespace {
+
+double gelu(double x) {
+  const double c = std::sqrt(2.0 / M_PI);
+  return 0.5 * x * (1 + std::tanh(c * (x + 0.044715 * x * x * x)));
+}
+double geluGrad(double x) {
+  const double c = std::sqrt(2.0 / M_PI);
+  double u = c * (x + 0.044715 * x * x * x), t = std::tanh(u);
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+}
+
+/// cuBLASLt as documented, column-major: D = epilogue(op(A)·op(B)) with
+/// element (r, c) of a stored matrix at r + c·ld; bias vectors have one
+/// entry per row of D (M); BGRADA sums op(A) over K.
+void emulateLt(const LtMatmulPlan &p, const std::vector<const double *> &args,
+               std::vector<double *> outs) {
+  const double *A = args[p.argA], *B = args[p.argB];
+  const double *aux = p.argAux >= 0 ? args[p.argAux] : nullptr;
+  const double *bias = p.argBias >= 0 ? args[p.argBias] : nullptr;
+  double *D = outs[p.argD];
+  double *dbias = p.argBias >= 0 ? outs[p.argBias] : nullptr;
+  auto opA = [&](int64_t b, uint64_t i, uint64_t l) {
+    const double *a = A + b * p.a.batchStride;
+    return p.transA ? a[l + i * p.a.ld] : a[i + l * p.a.ld];
+  };
+  auto opB = [&](int64_t b, uint64_t l, uint64_t j) {
+    const double *m = B + b * p.b.batchStride;
+    return p.transB ? m[j + l * p.b.ld] : m[l + j * p.b.ld];
+  };
+  const bool bgrad = p.epilogue == LtEpilogue::dgelu_bgrad || p.epilogue == LtEpilogue::bgrada;
+  if (bgrad)
+    for (uint64_t i = 0; i < p.m; ++i)
+      dbias[i] = 0;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (uint64_t j = 0; j < p.n; ++j)
+      for (uint64_t i = 0; i < p.m; ++i) {
+        double acc = 0;
+        for (uint64_t l = 0; l < p.k; ++l)
+          acc += opA(b, i, l) * opB(b, l, j);
+        switch (p.epilogue) {
+        case LtEpilogue::none: break;
+        case LtEpilogue::bias: acc += bias[i]; break;
+        case LtEpilogue::relu: acc = std::max(acc, 0.0); break;
+        case LtEpilogue::relu_bias: acc = std::max(acc + bias[i], 0.0); break;
+        case LtEpilogue::gelu: acc = gelu(acc); break;
+        case LtEpilogue::gelu_bias: acc = gelu(acc + bias[i]); break;
+        case LtEpilogue::dgelu:
+        case LtEpilogue::dgelu_bgrad: acc *= geluGrad(aux[i + j * p.auxLd]); break;
+        case LtEpilogue::bgrada: break;
+        }
+        D[b * p.d.batchStride + i + j * p.d.ld] = acc;
+        if (p.epilogue == LtEpilogue::dgelu_bgrad)
+          dbias[i] += acc;
+      }
+  if (p.epilogue == LtEpilogue::bgrada)
+    for (uint64_t i = 0; i < p.m; ++i)
+      for (uint64_t l = 0; l < p.k; ++l)
+        dbias[i] += opA(0, i, l);
+}
+
+/// The step as Program.h defines it, row-major.
+void referenceStep(const LibraryStep &s, const std::vector<const double *> &args,
+                   std::vector<double *> outs) {
+  const int64_t batch = s.params[0], m = s.params[1], n = s.params[2], k = s.params[3];
+  const bool ta = s.params[4], tb = s.params[5];
+  const double *A = args[0], *B = args[1];
+  auto a = [&](int64_t b, int64_t r, int64_t c) {
+    return ta ? A[b * m * k + c * m + r] : A[b * m * k + r * k + c];
+  };
+  auto bm = [&](int64_t b, int64_t r, int64_t c) {
+    return tb ? B[b * k * n + c * k + r] : B[b * k * n + r * n + c];
+  };
+  int dArg = 2, biasArg = -1, auxArg = -1, dbiasArg = -1;
+  switch (s.epilogue) {
+  case Epilogue::bias: case Epilogue::bias_relu: case Epilogue::bias_gelu:
+    biasArg = 2; dArg = 3; break;
+  case Epilogue::dgelu: auxArg = 2; dArg = 3; break;
+  case Epilogue::dgelu_bgrad: auxArg = 2; dArg = 3; dbiasArg = 4; break;
+  case Epilogue::bgradb: dArg = 2; dbiasArg = 3; break;
+  default: break;
+  }
+  double *D = outs[dArg];
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double acc = 0;
+        for (int64_t l = 0; l < k; ++l)
+          acc += a(b, r, l) * bm(b, l, c);
+        if (biasArg >= 0)
+          acc += args[biasArg][c];
+        if (s.epilogue == Epilogue::relu || s.epilogue == Epilogue::bias_relu)
+          acc = std::max(acc, 0.0);
+        if (s.epilogue == Epilogue::gelu || s.epilogue == Epilogue::bias_gelu)
+          acc = gelu(acc);
+        if (auxArg >= 0)
+          acc *= geluGrad(args[auxArg][r * n + c]);
+        D[b * m * n + r * n + c] = acc;
+      }
+  if (dbiasArg >= 0)
+    for (int64_t c = 0; c < n; ++c) {
+      double sum = 0;
+      for (int64_t r = 0; r < (s.epilogue == Epilogue::bgradb ? k : m); ++r)
+        sum += s.epilogue == Epilogue::bgradb ? bm(0, r, c) : D[r * n + c];
+      outs[dbiasArg][c] = sum;
+    }
+}
+
+} // namespace
+
+TEST(CudaMatmulPlan, ColumnMajorMappingMatchesRowMajorSemantics) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> small(-4, 4);
+  const Epilogue epilogues[] = {Epilogue::none,      Epilogue::bias,  Epilogue::relu,
+                                Epilogue::bias_relu, Epilogue::gelu,  Epilogue::bias_gelu,
+                                Epilogue::dgelu,     Epilogue::dgelu_bgrad, Epilogue::bgradb};
+  int cases = 0;
+  for (Epilogue e : epilogues)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (int64_t batch : {int64_t(1), int64_t(3)}) {
+          if (batch > 1 && e != Epilogue::none)
+            continue;
+          const int64_t m = 3, n = 5, k = 4;
+          LibraryStep s;
+          s.op = LibraryOp::matmul;
+          s.epilogue = e;
+          s.dtype = DType::f32;
+          s.params = {batch, m, n, k, ta, tb};
+          LtMatmulPlan plan;
+          Status st;
+          for (size_t count = 3; count <= 5; ++count) {
+            s.args.assign(count, 0);
+            if ((st = planMatmul(s, plan)).isOk())
+              break;
+          }
+          ASSERT_TRUE(st.isOk()) << st.message();
+          std::vector<std::vector<double>> in(plan.numArgs), ref(plan.numArgs),
+              lt(plan.numArgs);
+          std::vector<const double *> inPtrs;
+          std::vector<double *> refPtrs, ltPtrs;
+          for (int i = 0; i < plan.numArgs; ++i) {
+            in[i].resize(plan.argElements[i]);
+            for (double &x : in[i])
+              x = small(rng) * 0.5;
+            ref[i].assign(plan.argElements[i], 1e300);
+            lt[i].assign(plan.argElements[i], 1e300);
+            inPtrs.push_back(in[i].data());
+            refPtrs.push_back(ref[i].data());
+            ltPtrs.push_back(lt[i].data());
+          }
+          referenceStep(s, inPtrs, refPtrs);
+          emulateLt(plan, inPtrs, ltPtrs);
+          std::vector<int> outputs = {plan.argD};
+          if (e == Epilogue::dgelu_bgrad || e == Epilogue::bgradb)
+            outputs.push_back(plan.argBias);
+          for (int o : outputs)
+            for (size_t j = 0; j < ref[o].size(); ++j)
+              ASSERT_NEAR(lt[o][j], ref[o][j], 1e-12)
+                  << epilogueName(e) << " ta=" << ta << " tb=" << tb << " batch=" << batch
+                  << " arg " << o << " element " << j;
+          ++cases;
+        }
+  EXPECT_EQ(cases, 9 * 4 + 4);
+}
+
+TEST(CudaMatmulPlan, RejectsBadStepsAndDreluByName) {
+  LibraryStep s;
+  s.params = {1, 2, 3, 4, 0, 0};
+  s.args = {0, 1, 2};
+  LtMatmulPlan plan;
+  EXPECT_TRUE(planMatmul(s, plan).isOk());
+  s.epilogue = Epilogue::drelu;
+  s.args = {0, 1, 2, 3};
+  Status st = planMatmul(s, plan);
+  EXPECT_EQ(st.code(), Code::unsupported);
+  EXPECT_NE(st.message().find("drelu"), std::string::npos) << st.message();
+  s.epilogue = Epilogue::bias;
+  s.args = {0, 1, 2};
+  st = planMatmul(s, plan);
+  EXPECT_EQ(st.code(), Code::invalid_argument);
+  EXPECT_NE(st.message().find("expected 4 args, got 3"), std::string::npos) << st.message();
+  s.epilogue = Epilogue::none;
+  s.params = {1, 2, 0, 4, 0, 0};
+  st = planMatmul(s, plan);
+  EXPECT_NE(st.message().find("param n = 0"), std::string::npos) << st.message();
+  s.params = {2, 2, 3, 4, 0, 0};
+  s.epilogue = Epilogue::relu;
+  st = planMatmul(s, plan);
+  EXPECT_NE(st.message().find("batch = 2 > 1"), std::string::npos) << st.message();
+  s.params = {1, 2, 3};
+  st = planMatmul(s, plan);
+  EXPECT_NE(st.message().find("expected 6 params"), std::string::npos) << st.message();
+}
