@@ -28,9 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "kiln/Device.h"
-#include "runtime/cuda/CudaApi.h"
-#include "runtime/cuda/MatmulPlan.h"
+#include "runtime/cuda/CudaDevice.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -42,99 +40,6 @@
 
 namespace kiln::rt {
 namespace cuda {
-namespace {
-
-/// Everything one matmul step needs at run time.
-struct LtMatmul {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  bool f64 = false;
-  CUdeviceptr pa = 0, pb = 0, pd = 0;
-};
-
-struct PreparedStep {
-  StepKind kind = StepKind::launch;
-  CUfunction function = nullptr;
-  std::vector<CUdeviceptr> ptrs; ///< launch: the kernel's pointer arguments
-  std::vector<void *> argv;      ///< launch: &ptrs[i]
-  std::unique_ptr<LtMatmul> matmul;
-  CUdeviceptr dst = 0, src = 0; ///< memset / copy
-  uint64_t bytes = 0;
-  uint8_t value = 0;
-};
-
-struct PreparedFunction {
-  std::vector<PreparedStep> steps;
-  CUgraph graph = nullptr;
-  CUgraphExec exec = nullptr;
-};
-
-constexpr size_t kWorkspaceBytes = 32u << 20;
-
-class CudaDevice final : public Device {
-public:
-  explicit CudaDevice(const DeviceOptions &options) : options_(options) {}
-  ~CudaDevice() override {
-    release();
-    if (stream_)
-      drv_.p_cuStreamDestroy(stream_);
-    if (primaryRetained_)
-      drv_.p_cuDevicePrimaryCtxRelease(device_);
-  }
-  const char *name() const override { return "cuda"; }
-
-  /// Loads the driver, finds GPU 0, makes its primary context current and
-  /// creates the stream.
-  Status init();
-  Status prepare(const Program &program) override;
-  Status write(Region region, uint64_t offset, const void *src, uint64_t bytes) override;
-  Status read(Region region, uint64_t offset, void *dst, uint64_t bytes) override;
-  Status run(uint32_t function) override;
-
-private:
-  Status cuCheck(CUresult r, const std::string &where) const {
-    if (r == CUDA_SUCCESS)
-      return Status::ok();
-    return Status(Code::device_error, where + ": " + drv_.errorText(r));
-  }
-  Status makeCurrent() const { return cuCheck(drv_.p_cuCtxSetCurrent(context_), "cuCtxSetCurrent"); }
-  std::string stepWhere(const FunctionDesc &fn, size_t i) const;
-  Status checkTensors(const FunctionDesc &fn) const;
-  Status loadModule(size_t k);
-  Status allocateRegion(Region r, uint64_t bytes);
-  Status prepareStep(const FunctionDesc &fn, size_t i, PreparedStep &out);
-  Status prepareMatmul(const FunctionDesc &fn, size_t i, PreparedStep &out);
-  Status enqueue(const FunctionDesc &fn, size_t i, PreparedStep &step);
-  CUdeviceptr pointer(const TensorDesc &t) const {
-    return base_[static_cast<int>(t.region)] + t.offset;
-  }
-  void release();
-
-  DeviceOptions options_;
-  DriverApi drv_;
-  CublasLtApi lt_;
-  bool ltLoaded_ = false;
-  NvrtcApi nvrtc_;
-  Status nvrtcStatus_ = Status(Code::unsupported, "NVRTC not loaded yet");
-  bool nvrtcTried_ = false;
-  CUdevice device_ = 0;
-  CUcontext context_ = nullptr;
-  bool primaryRetained_ = false;
-  CUstream stream_ = nullptr;
-  int ccMajor_ = 0, ccMinor_ = 0;
-  std::string gpuName_;
-
-  const Program *program_ = nullptr;
-  std::vector<CUmodule> modules_;
-  std::vector<CUfunction> functions_;
-  CUdeviceptr base_[3] = {0, 0, 0};
-  uint64_t bytes_[3] = {0, 0, 0};
-  cublasLtHandle_t ltHandle_ = nullptr;
-  CUdeviceptr workspace_ = 0;
-  std::vector<PreparedFunction> prepared_;
-  bool ready_ = false; ///< prepare succeeded
-};
 
 Status CudaDevice::init() {
   KILN_RT_RETURN_IF_ERROR(drv_.load());
@@ -195,6 +100,11 @@ void CudaDevice::release() {
       drv_.p_cuModuleUnload(m);
   modules_.clear();
   functions_.clear();
+  if (epilogueModule_)
+    drv_.p_cuModuleUnload(epilogueModule_);
+  epilogueModule_ = nullptr;
+  for (CUfunction &f : epilogueFunctions_)
+    f = nullptr;
   for (int r = 0; r < 3; ++r) {
     if (base_[r])
       drv_.p_cuMemFree(base_[r]);
@@ -265,7 +175,6 @@ Status CudaDevice::loadModule(size_t k) {
   int ptxTarget = -1;
   if (size_t p = kd.ptx.find(".target sm_"); p != std::string::npos)
     ptxTarget = std::atoi(kd.ptx.c_str() + p + 11);
-  std::string jitLog;
   CUmodule module = nullptr;
   if (image.empty() && !kd.ptx.empty() && ptxTarget > 0 && ptxTarget <= cc) {
     std::vector<char> log(8192, '\0');
@@ -281,47 +190,8 @@ Status CudaDevice::loadModule(size_t k) {
   // 3. The source, by NVRTC.
   std::string nvrtcError;
   if (image.empty() && !module) {
-    if (!nvrtcTried_) {
-      nvrtcTried_ = true;
-      nvrtcStatus_ = nvrtc_.load();
-    }
-    if (!nvrtcStatus_.isOk()) {
-      nvrtcError = nvrtcStatus_.message();
-    } else if (kd.source.empty()) {
-      nvrtcError = "the kernel has no source";
-    } else {
-      nvrtcProgram prog = nullptr;
-      nvrtcResult r = nvrtc_.p_nvrtcCreateProgram(&prog, kd.source.c_str(),
-                                                  (kd.name + ".cu").c_str(), 0, nullptr, nullptr);
-      if (r == NVRTC_SUCCESS) {
-        std::string arch = "-arch=" + gpuArch;
-        const char *opts[] = {"-std=c++17", arch.c_str()};
-        r = nvrtc_.p_nvrtcCompileProgram(prog, 2, opts);
-        if (r == NVRTC_SUCCESS) {
-          size_t n = 0;
-          r = nvrtc_.p_nvrtcGetCUBINSize(prog, &n);
-          if (r == NVRTC_SUCCESS) {
-            image.resize(n);
-            r = nvrtc_.p_nvrtcGetCUBIN(prog, image.data());
-          }
-        } else {
-          size_t n = 0;
-          std::string log;
-          if (nvrtc_.p_nvrtcGetProgramLogSize(prog, &n) == NVRTC_SUCCESS && n > 1) {
-            log.resize(n);
-            nvrtc_.p_nvrtcGetProgramLog(prog, log.data());
-          }
-          nvrtcError = std::string(nvrtc_.p_nvrtcGetErrorString(r)) + "\n" + log.c_str();
-        }
-        nvrtc_.p_nvrtcDestroyProgram(&prog);
-      }
-      if (r != NVRTC_SUCCESS && nvrtcError.empty())
-        nvrtcError = nvrtc_.p_nvrtcGetErrorString(r);
-      if (r != NVRTC_SUCCESS)
-        image.clear();
-      else
-        via = "NVRTC for " + gpuArch;
-    }
+    if (nvrtcCompile(kd.source, kd.name, image, nvrtcError))
+      via = "NVRTC for " + gpuArch;
   }
   if (image.empty() && !module) {
     std::string archs;
@@ -344,6 +214,55 @@ Status CudaDevice::loadModule(size_t k) {
   modules_[k] = module;
   return cuCheck(drv_.p_cuModuleGetFunction(&functions_[k], module, kd.name.c_str()),
                  "kernel " + kd.name + ": cuModuleGetFunction (" + via + ")");
+}
+
+bool CudaDevice::nvrtcCompile(const std::string &source, const std::string &name,
+                              std::string &image, std::string &error) {
+  image.clear();
+  if (!nvrtcTried_) {
+    nvrtcTried_ = true;
+    nvrtcStatus_ = nvrtc_.load();
+  }
+  if (!nvrtcStatus_.isOk()) {
+    error = nvrtcStatus_.message();
+    return false;
+  }
+  if (source.empty()) {
+    error = "there is no source";
+    return false;
+  }
+  nvrtcProgram prog = nullptr;
+  nvrtcResult r =
+      nvrtc_.p_nvrtcCreateProgram(&prog, source.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr);
+  if (r != NVRTC_SUCCESS) {
+    error = std::string("nvrtcCreateProgram: ") + nvrtc_.p_nvrtcGetErrorString(r);
+    return false;
+  }
+  const std::string arch = "-arch=sm_" + std::to_string(ccMajor_ * 10 + ccMinor_);
+  const char *opts[] = {"-std=c++17", arch.c_str()};
+  r = nvrtc_.p_nvrtcCompileProgram(prog, 2, opts);
+  if (r == NVRTC_SUCCESS) {
+    size_t n = 0;
+    r = nvrtc_.p_nvrtcGetCUBINSize(prog, &n);
+    if (r == NVRTC_SUCCESS) {
+      image.resize(n);
+      r = nvrtc_.p_nvrtcGetCUBIN(prog, image.data());
+    }
+    if (r != NVRTC_SUCCESS)
+      error = std::string("retrieving the cubin: ") + nvrtc_.p_nvrtcGetErrorString(r);
+  } else {
+    size_t n = 0;
+    std::string log;
+    if (nvrtc_.p_nvrtcGetProgramLogSize(prog, &n) == NVRTC_SUCCESS && n > 1) {
+      log.resize(n);
+      nvrtc_.p_nvrtcGetProgramLog(prog, log.data());
+    }
+    error = std::string(nvrtc_.p_nvrtcGetErrorString(r)) + "\n" + log.c_str();
+  }
+  nvrtc_.p_nvrtcDestroyProgram(&prog);
+  if (r != NVRTC_SUCCESS)
+    image.clear();
+  return r == NVRTC_SUCCESS && !image.empty();
 }
 
 Status CudaDevice::allocateRegion(Region region, uint64_t bytes) {
@@ -491,139 +410,6 @@ Status CudaDevice::prepareStep(const FunctionDesc &fn, size_t i, PreparedStep &o
   return Status(Code::invalid_argument, stepWhere(fn, i) + ": unknown step kind");
 }
 
-Status CudaDevice::prepareMatmul(const FunctionDesc &fn, size_t i, PreparedStep &out) {
-  const LibraryStep &step = fn.steps[i].library;
-  LtMatmulPlan plan;
-  Status st = planMatmul(step, plan);
-  if (!st.isOk())
-    return Status(st.code(), stepWhere(fn, i) + ": " + st.message());
-  std::vector<CUdeviceptr> ptrs(plan.numArgs);
-  for (int a = 0; a < plan.numArgs; ++a) {
-    if (step.args[a] >= fn.tensors.size())
-      return Status(Code::invalid_argument, stepWhere(fn, i) + ": arg " + std::to_string(a) +
-                                                " tensor index " + std::to_string(step.args[a]) +
-                                                " is out of range");
-    const TensorDesc &t = fn.tensors[step.args[a]];
-    if (t.dtype != step.dtype || uint64_t(t.numElements()) != plan.argElements[a])
-      return Status(Code::invalid_argument,
-                    stepWhere(fn, i) + ": arg " + std::to_string(a) + " '" + t.name + "' is " +
-                        dtypeName(t.dtype) + " with " + std::to_string(t.numElements()) +
-                        " elements, the params imply " + dtypeName(step.dtype) + " with " +
-                        std::to_string(plan.argElements[a]));
-    ptrs[a] = pointer(t);
-  }
-  if (!ltLoaded_) {
-    KILN_RT_RETURN_IF_ERROR(lt_.load());
-    ltLoaded_ = true;
-  }
-  auto ltCheck = [&](cublasStatus_t s, const char *what) {
-    if (s == CUBLAS_STATUS_SUCCESS)
-      return Status::ok();
-    return Status(Code::device_error,
-                  stepWhere(fn, i) + ": " + what + ": " + lt_.errorText(s));
-  };
-  if (!ltHandle_) {
-    KILN_RT_RETURN_IF_ERROR(ltCheck(lt_.p_cublasLtCreate(&ltHandle_), "cublasLtCreate"));
-    KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuMemAlloc(&workspace_, kWorkspaceBytes),
-                                    "cuMemAlloc of the cuBLASLt workspace"));
-  }
-  auto mm = std::make_unique<LtMatmul>();
-  LtMatmul &m = *mm;
-  out.matmul = std::move(mm);
-  m.f64 = step.dtype == DType::f64;
-  const cudaDataType_t type = m.f64 ? CUDA_R_64F : CUDA_R_32F;
-  // IEEE f32 (no TF32) and f64: the host device's semantics.
-  const cublasComputeType_t compute = m.f64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
-  KILN_RT_RETURN_IF_ERROR(
-      ltCheck(lt_.p_cublasLtMatmulDescCreate(&m.desc, compute, type), "cublasLtMatmulDescCreate"));
-  auto setDesc = [&](cublasLtMatmulDescAttributes_t attr, const void *v, size_t n,
-                     const char *what) {
-    return ltCheck(lt_.p_cublasLtMatmulDescSetAttribute(m.desc, attr, v, n), what);
-  };
-  cublasOperation_t ta = plan.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t tb = plan.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-  KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta, "set TRANSA"));
-  KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb, "set TRANSB"));
-  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
-  switch (plan.epilogue) {
-  case LtEpilogue::none: epi = CUBLASLT_EPILOGUE_DEFAULT; break;
-  case LtEpilogue::bias: epi = CUBLASLT_EPILOGUE_BIAS; break;
-  case LtEpilogue::relu: epi = CUBLASLT_EPILOGUE_RELU; break;
-  case LtEpilogue::relu_bias: epi = CUBLASLT_EPILOGUE_RELU_BIAS; break;
-  case LtEpilogue::gelu: epi = CUBLASLT_EPILOGUE_GELU; break;
-  case LtEpilogue::gelu_bias: epi = CUBLASLT_EPILOGUE_GELU_BIAS; break;
-  case LtEpilogue::dgelu: epi = CUBLASLT_EPILOGUE_DGELU; break;
-  case LtEpilogue::dgelu_bgrad: epi = CUBLASLT_EPILOGUE_DGELU_BGRAD; break;
-  case LtEpilogue::bgrada: epi = CUBLASLT_EPILOGUE_BGRADA; break;
-  }
-  KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi, "set EPILOGUE"));
-  if (plan.argBias >= 0) {
-    void *p = reinterpret_cast<void *>(uintptr_t(ptrs[plan.argBias]));
-    KILN_RT_RETURN_IF_ERROR(
-        setDesc(CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p, sizeof p, "set BIAS_POINTER"));
-    int32_t bt = type;
-    KILN_RT_RETURN_IF_ERROR(
-        setDesc(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt, "set BIAS_DATA_TYPE"));
-  }
-  if (plan.argAux >= 0) {
-    void *p = reinterpret_cast<void *>(uintptr_t(ptrs[plan.argAux]));
-    KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &p, sizeof p,
-                                    "set EPILOGUE_AUX_POINTER"));
-    int64_t ld = int64_t(plan.auxLd);
-    KILN_RT_RETURN_IF_ERROR(
-        setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld, "set EPILOGUE_AUX_LD"));
-    int32_t at = type;
-    KILN_RT_RETURN_IF_ERROR(setDesc(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &at, sizeof at,
-                                    "set EPILOGUE_AUX_DATA_TYPE"));
-  }
-  auto layout = [&](const LtLayout &l, cublasLtMatrixLayout_t &out, const char *what) -> Status {
-    KILN_RT_RETURN_IF_ERROR(
-        ltCheck(lt_.p_cublasLtMatrixLayoutCreate(&out, type, l.rows, l.cols, int64_t(l.ld)), what));
-    if (plan.batch > 1) {
-      int32_t count = int32_t(plan.batch);
-      int64_t stride = l.batchStride;
-      KILN_RT_RETURN_IF_ERROR(ltCheck(lt_.p_cublasLtMatrixLayoutSetAttribute(
-                                          out, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
-                                          sizeof count),
-                                      what));
-      KILN_RT_RETURN_IF_ERROR(ltCheck(lt_.p_cublasLtMatrixLayoutSetAttribute(
-                                          out, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                          &stride, sizeof stride),
-                                      what));
-    }
-    return Status::ok();
-  };
-  KILN_RT_RETURN_IF_ERROR(layout(plan.a, m.a, "layout of A (the step's B)"));
-  KILN_RT_RETURN_IF_ERROR(layout(plan.b, m.b, "layout of B (the step's A)"));
-  KILN_RT_RETURN_IF_ERROR(layout(plan.d, m.d, "layout of D"));
-  cublasLtMatmulPreference_t pref = nullptr;
-  KILN_RT_RETURN_IF_ERROR(
-      ltCheck(lt_.p_cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate"));
-  uint64_t ws = kWorkspaceBytes;
-  cublasStatus_t ps = lt_.p_cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  if (ps == CUBLAS_STATUS_SUCCESS)
-    ps = lt_.p_cublasLtMatmulAlgoGetHeuristic(ltHandle_, m.desc, m.a, m.b, m.d, m.d, pref, 1,
-                                              &result, &found);
-  lt_.p_cublasLtMatmulPreferenceDestroy(pref);
-  std::string shape = "[batch " + std::to_string(plan.batch) + ", m " +
-                      std::to_string(step.params[1]) + ", n " + std::to_string(step.params[2]) +
-                      ", k " + std::to_string(step.params[3]) + "] " + dtypeName(step.dtype) +
-                      " epilogue " + epilogueName(step.epilogue);
-  if (ps == CUBLAS_STATUS_NOT_SUPPORTED || (ps == CUBLAS_STATUS_SUCCESS && found == 0))
-    return Status(Code::unsupported,
-                  stepWhere(fn, i) + ": cuBLASLt has no algorithm for matmul " + shape +
-                      " on " + gpuName_ + " (" + lt_.errorText(ps) + ")");
-  KILN_RT_RETURN_IF_ERROR(ltCheck(ps, ("cublasLtMatmulAlgoGetHeuristic for " + shape).c_str()));
-  m.algo = result.algo;
-  m.pa = ptrs[plan.argA];
-  m.pb = ptrs[plan.argB];
-  m.pd = ptrs[plan.argD];
-  return Status::ok();
-}
-
 Status CudaDevice::enqueue(const FunctionDesc &fn, size_t i, PreparedStep &s) {
   const Step &step = fn.steps[i];
   switch (s.kind) {
@@ -644,21 +430,8 @@ Status CudaDevice::enqueue(const FunctionDesc &fn, size_t i, PreparedStep &s) {
       return Status::ok();
     return cuCheck(drv_.p_cuMemcpyDtoDAsync(s.dst, s.src, s.bytes, stream_),
                    stepWhere(fn, i) + ": cuMemcpyDtoDAsync");
-  case StepKind::library: {
-    LtMatmul &m = *s.matmul;
-    const double one64 = 1.0, zero64 = 0.0;
-    const float one32 = 1.0f, zero32 = 0.0f;
-    const void *alpha = m.f64 ? static_cast<const void *>(&one64) : &one32;
-    const void *beta = m.f64 ? static_cast<const void *>(&zero64) : &zero32;
-    auto ptr = [](CUdeviceptr p) { return reinterpret_cast<void *>(uintptr_t(p)); };
-    cublasStatus_t st = lt_.p_cublasLtMatmul(
-        ltHandle_, m.desc, alpha, ptr(m.pa), m.a, ptr(m.pb), m.b, beta, ptr(m.pd), m.d, ptr(m.pd),
-        m.d, &m.algo, ptr(workspace_), kWorkspaceBytes, stream_);
-    if (st != CUBLAS_STATUS_SUCCESS)
-      return Status(Code::device_error,
-                    stepWhere(fn, i) + ": cublasLtMatmul: " + lt_.errorText(st));
-    return Status::ok();
-  }
+  case StepKind::library:
+    return enqueueMatmul(fn, i, *s.matmul);
   }
   return Status(Code::invalid_argument, stepWhere(fn, i) + ": unknown step kind");
 }
@@ -758,7 +531,6 @@ Status CudaDevice::read(Region region, uint64_t offset, void *dst, uint64_t byte
                      regionName(region) + " region at " + std::to_string(offset));
 }
 
-} // namespace
 } // namespace cuda
 
 Status createCudaDevice(const DeviceOptions &options, std::unique_ptr<Device> &out) {

@@ -105,10 +105,20 @@ Status planMatmul(const LibraryStep &step, LtMatmulPlan &plan) {
     break;
   case Epilogue::drelu:
   case Epilogue::drelu_bgrad:
-    return Status(Code::unsupported,
-                  std::string("matmul epilogue ") + epilogueName(step.epilogue) +
-                      " is not supported on cuda: cuBLASLt's DRELU reads the bit-mask of a "
-                      "RELU_AUX forward, not the pre-activation tensor the step passes");
+    // Not fusable (the file comment of MatmulPlan.h): cuBLASLt computes
+    // the plain product, the device applies the rest.
+    plan.epilogue = LtEpilogue::none;
+    plan.fusable = false;
+    plan.argAux = 2;
+    plan.argD = 3;
+    plan.auxLd = uint64_t(n);
+    if (step.epilogue == Epilogue::drelu) {
+      args({mk, kn, mn, mn});
+    } else {
+      plan.argBias = 4;
+      args({mk, kn, mn, mn, uint64_t(n)});
+    }
+    break;
   default:
     return fail("unknown epilogue " + std::to_string(int(step.epilogue)));
   }

@@ -26,8 +26,9 @@
 //   aux[m,n] (dgelu's pre-activation) is row-major like D, so it is Dᵀ's
 //                      layout: leading dimension n.
 // drelu / drelu_bgrad are not mappable: cuBLASLt's DRELU reads the bit-mask
-// that RELU_AUX writes, not the f32 pre-activation the step provides; the
-// plan reports them as unsupported.
+// that RELU_AUX writes, not the f32 pre-activation the step provides; their
+// plan is the plain product (fusable = false) and the device applies the
+// epilogue with its own kernels (EpilogueKernels.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_CUDA_MATMULPLAN_H
@@ -57,6 +58,9 @@ struct LtMatmulPlan {
   bool transA = false, transB = false;
   LtLayout a, b, d; ///< cuBLASLt's A (the step's B), B (the step's A), C = D
   LtEpilogue epilogue = LtEpilogue::none;
+  /// False: cuBLASLt has no form of the step's epilogue; `epilogue` is
+  /// none and the arg fields still name the step's aux / dbias args.
+  bool fusable = true;
   int argA = -1, argB = -1, argD = -1;
   int argBias = -1; ///< bias input, or bias-gradient output
   int argAux = -1;
@@ -67,8 +71,7 @@ struct LtMatmulPlan {
 };
 
 /// Builds the plan of a matmul step (checks params and arg count; names
-/// the step's field and values on error). drelu and drelu_bgrad:
-/// Code::unsupported (see the file comment).
+/// the step's field and values on error).
 Status planMatmul(const LibraryStep &step, LtMatmulPlan &plan);
 
 } // namespace kiln::rt::cuda

@@ -228,17 +228,26 @@ TEST(CudaMatmulPlan, ColumnMajorMappingMatchesRowMajorSemantics) {
   EXPECT_EQ(cases, 9 * 4 + 4);
 }
 
-TEST(CudaMatmulPlan, RejectsBadStepsAndDreluByName) {
+TEST(CudaMatmulPlan, RejectsBadStepsAndPlansDreluUnfused) {
   LibraryStep s;
   s.params = {1, 2, 3, 4, 0, 0};
   s.args = {0, 1, 2};
   LtMatmulPlan plan;
   EXPECT_TRUE(planMatmul(s, plan).isOk());
+  EXPECT_TRUE(plan.fusable);
   s.epilogue = Epilogue::drelu;
   s.args = {0, 1, 2, 3};
   Status st = planMatmul(s, plan);
-  EXPECT_EQ(st.code(), Code::unsupported);
-  EXPECT_NE(st.message().find("drelu"), std::string::npos) << st.message();
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_FALSE(plan.fusable);
+  EXPECT_EQ(plan.epilogue, LtEpilogue::none);
+  EXPECT_EQ(plan.argAux, 2);
+  EXPECT_EQ(plan.argD, 3);
+  s.epilogue = Epilogue::drelu_bgrad;
+  s.args = {0, 1, 2, 3, 4};
+  ASSERT_TRUE(planMatmul(s, plan).isOk());
+  EXPECT_EQ(plan.argBias, 4);
+  EXPECT_EQ(plan.argElements[4], 3u);
   s.epilogue = Epilogue::bias;
   s.args = {0, 1, 2};
   st = planMatmul(s, plan);
