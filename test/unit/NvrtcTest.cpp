@@ -19,6 +19,7 @@ namespace kiln::codegen {
 const char *cudaPrelude();
 }
 #include "codegen/CudaPrelude.cpp"
+#include "runtime/cuda/EpilogueKernels.h"
 
 #include <gtest/gtest.h>
 
@@ -375,4 +376,21 @@ TEST(Nvrtc, ParsesPtxasLogOfTheNamedEntry) {
   EXPECT_EQ(q.sharedBytes, 0);
   auto e = codegen::parsePtxasInfo("", "x");
   EXPECT_EQ(e.registers, -1);
+}
+
+TEST(Nvrtc, CudaDeviceEpilogueKernelsCompile) {
+  // runtime/cuda/EpilogueKernels.h is compiled at prepare on the GPU
+  // machine; check here that it compiles at all and defines its entries.
+  rt::KernelDesc k;
+  k.name = "kiln_cuda_epilogue_f32";
+  k.source = rt::cuda::epilogueKernelSource();
+  std::vector<rt::KernelDesc> ks = {k};
+  NvrtcOptions o;
+  o.useCache = false;
+  rt::Status s = compileKernels(ks, o, nullptr);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  for (const char *entry : {"kiln_cuda_epilogue_f32", "kiln_cuda_epilogue_f64",
+                            "kiln_cuda_colsum_f32", "kiln_cuda_colsum_f64"})
+    EXPECT_NE(ks[0].ptx.find(std::string(".visible .entry ") + entry), std::string::npos) << entry;
+  EXPECT_EQ(ks[0].spillBytes, 0);
 }
