@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "kiln/Device.h"
+#include "runtime/cuda/EpilogueKernels.h"
 #include "runtime/cuda/MatmulPlan.h"
 
 #include <gtest/gtest.h>
@@ -264,4 +265,77 @@ TEST(CudaMatmulPlan, RejectsBadStepsAndPlansDreluUnfused) {
   s.params = {1, 2, 3};
   st = planMatmul(s, plan);
   EXPECT_NE(st.message().find("expected 6 params"), std::string::npos) << st.message();
+}
+
+// --- The device's fallback epilogue kernels, run on the CPU -------------
+// EpilogueKernels.cu uses no barriers, shuffles or shared memory, so a
+// plain loop over every (block, thread) runs it faithfully.
+namespace fake_simt {
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+thread_local dim3 blockIdx, threadIdx, blockDim, gridDim;
+#define __global__
+#define __device__
+#define __forceinline__ inline
+using std::tanh;
+inline float tanhf(float x) { return std::tanh(x); }
+#include "runtime/cuda/EpilogueKernels.cu"
+#undef __global__
+#undef __device__
+#undef __forceinline__
+
+template <typename F> void launch(unsigned blocks, unsigned threads, F kernel) {
+  gridDim.x = blocks;
+  blockDim.x = threads;
+  for (unsigned b = 0; b < blocks; ++b)
+    for (unsigned t = 0; t < threads; ++t) {
+      blockIdx.x = b;
+      threadIdx.x = t;
+      kernel();
+    }
+}
+} // namespace fake_simt
+
+TEST(CudaEpilogueKernels, MatchTheStepDefinitionsOnTheCpu) {
+  const long long m = 37, n = 29; // grid-stride: fewer threads than elements
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2, 2);
+  std::vector<float> mm(m * n), bias(n), aux(m * n);
+  for (float &x : mm) x = u(rng);
+  for (float &x : bias) x = u(rng);
+  for (float &x : aux) x = u(rng);
+  mm[5] = std::nanf("");
+  for (int mode = 0; mode <= 4; ++mode)
+    for (int withBias = 0; withBias < 2; ++withBias) {
+      std::vector<float> d = mm;
+      const float *b = withBias ? bias.data() : nullptr;
+      fake_simt::launch(3, 64, [&] {
+        fake_simt::kiln_cuda_epilogue_f32(d.data(), b, aux.data(), m, n, mode);
+      });
+      for (long long i = 0; i < m * n; ++i) {
+        double v = double(mm[i]) + (withBias ? bias[i % n] : 0.0);
+        double want = mode == kiln::rt::cuda::kEpiRelu    ? (std::isnan(v) ? v : std::max(v, 0.0))
+                      : mode == kiln::rt::cuda::kEpiGelu  ? gelu(v)
+                      : mode == kiln::rt::cuda::kEpiDrelu ? v * (aux[i] > 0 ? 1.0 : 0.0)
+                      : mode == kiln::rt::cuda::kEpiDgelu ? v * geluGrad(aux[i])
+                                                          : v;
+        if (std::isnan(want)) {
+          EXPECT_TRUE(std::isnan(d[i])) << "mode " << mode << " element " << i;
+          continue;
+        }
+        ASSERT_NEAR(d[i], want, 1e-5 * (1 + std::fabs(want)))
+            << "mode " << mode << " bias " << withBias << " element " << i;
+      }
+    }
+  // Column sums, f64: `=`, over every row.
+  std::vector<double> x(m * n), sums(n, 1e300);
+  for (double &v : x) v = u(rng);
+  fake_simt::launch(1, 32, [&] { fake_simt::kiln_cuda_colsum_f64(x.data(), sums.data(), m, n); });
+  for (long long c = 0; c < n; ++c) {
+    double want = 0;
+    for (long long r = 0; r < m; ++r)
+      want += x[r * n + c];
+    ASSERT_DOUBLE_EQ(sums[c], want) << "column " << c;
+  }
 }
