@@ -23,8 +23,8 @@
 //            the steps one by one instead, synchronizing after each, so
 //            that an asynchronous fault is attributed to its step.
 //
-// conv2d / pool2d library steps (and their gradients) are Code::unsupported
-// on this device for now, as are the drelu epilogues (MatmulPlan.h).
+// Matmul steps go to cuBLASLt (CudaMatmul.cpp); conv2d / pool2d steps and
+// their gradients run the device's own direct kernels (CudaNn.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -102,6 +102,11 @@ void CudaDevice::release() {
   functions_.clear();
   if (epilogueModule_)
     drv_.p_cuModuleUnload(epilogueModule_);
+  if (nnModule_)
+    drv_.p_cuModuleUnload(nnModule_);
+  nnModule_ = nullptr;
+  for (CUfunction &f : nnFunctions_)
+    f = nullptr;
   epilogueModule_ = nullptr;
   for (CUfunction &f : epilogueFunctions_)
     f = nullptr;
@@ -294,13 +299,6 @@ Status CudaDevice::prepare(const Program &program) {
     // 1. Check the functions before anything is allocated.
     for (const FunctionDesc &fn : program.functions) {
       KILN_RT_RETURN_IF_ERROR(checkTensors(fn));
-      for (size_t i = 0; i < fn.steps.size(); ++i) {
-        const Step &s = fn.steps[i];
-        if (s.kind == StepKind::library && s.library.op != LibraryOp::matmul)
-          return Status(Code::unsupported, stepWhere(fn, i) +
-                                               ": this library op is not supported on the cuda "
-                                               "device yet (matmul is)");
-      }
     }
     // 2. Modules.
     modules_.assign(program.kernels.size(), nullptr);
@@ -405,7 +403,7 @@ Status CudaDevice::prepareStep(const FunctionDesc &fn, size_t i, PreparedStep &o
     return Status::ok();
   }
   case StepKind::library:
-    return prepareMatmul(fn, i, out);
+    return s.library.op == LibraryOp::matmul ? prepareMatmul(fn, i, out) : prepareNn(fn, i, out);
   }
   return Status(Code::invalid_argument, stepWhere(fn, i) + ": unknown step kind");
 }
@@ -431,7 +429,11 @@ Status CudaDevice::enqueue(const FunctionDesc &fn, size_t i, PreparedStep &s) {
     return cuCheck(drv_.p_cuMemcpyDtoDAsync(s.dst, s.src, s.bytes, stream_),
                    stepWhere(fn, i) + ": cuMemcpyDtoDAsync");
   case StepKind::library:
-    return enqueueMatmul(fn, i, *s.matmul);
+    if (s.matmul)
+      return enqueueMatmul(fn, i, *s.matmul);
+    return cuCheck(drv_.p_cuLaunchKernel(s.function, s.nnBlocks, 1, 1, 256, 1, 1, 0, stream_,
+                                         s.argv.data(), nullptr),
+                   stepWhere(fn, i) + ": cuLaunchKernel");
   }
   return Status(Code::invalid_argument, stepWhere(fn, i) + ": unknown step kind");
 }

@@ -40,7 +40,11 @@ struct PreparedStep {
   CUfunction function = nullptr;
   std::vector<CUdeviceptr> ptrs; ///< launch: the kernel's pointer arguments
   std::vector<void *> argv;      ///< launch: &ptrs[i]
-  std::unique_ptr<LtMatmul> matmul;
+  std::unique_ptr<LtMatmul> matmul; ///< library matmul
+  /// library conv2d / pool2d (NnKernels.h): `function` with argv =
+  /// {&ptrs[0], ..., &nnParams}, `nnBlocks` blocks of 256 threads.
+  long long nnParams[18] = {};
+  unsigned nnBlocks = 0;
   CUdeviceptr dst = 0, src = 0; ///< memset / copy
   uint64_t bytes = 0;
   uint8_t value = 0;
@@ -97,6 +101,8 @@ private:
                        const std::vector<CUdeviceptr> &ptrs, LtMatmul &m);
   /// Compiles EpilogueKernels.h's kernels for this GPU (once).
   Status loadEpilogueKernels(const std::string &where);
+  /// conv2d / pool2d steps (CudaNn.cpp).
+  Status prepareNn(const FunctionDesc &fn, size_t i, PreparedStep &out);
   Status enqueue(const FunctionDesc &fn, size_t i, PreparedStep &step);
   Status enqueueMatmul(const FunctionDesc &fn, size_t i, LtMatmul &m);
   CUdeviceptr pointer(const TensorDesc &t) const {
@@ -129,6 +135,9 @@ private:
   CUmodule epilogueModule_ = nullptr;
   /// kiln_cuda_epilogue_f32, _f64, kiln_cuda_colsum_f32, _f64.
   CUfunction epilogueFunctions_[4] = {nullptr, nullptr, nullptr, nullptr};
+  CUmodule nnModule_ = nullptr;
+  /// NnKernels.h's entries, by (op, f64): index 2 * LibraryOp + (f64).
+  CUfunction nnFunctions_[12] = {};
   bool ready_ = false; ///< prepare succeeded
 };
 

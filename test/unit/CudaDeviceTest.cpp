@@ -339,3 +339,89 @@ TEST(CudaEpilogueKernels, MatchTheStepDefinitionsOnTheCpu) {
     ASSERT_DOUBLE_EQ(sums[c], want) << "column " << c;
   }
 }
+
+// --- The device's conv2d / pool2d kernels, run on the CPU ---------------
+#include "test/common/NnReference.h"
+namespace fake_simt {
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#include "runtime/cuda/NnKernels.cu"
+#undef __global__
+#undef __device__
+#undef __forceinline__
+} // namespace fake_simt
+
+namespace {
+std::vector<double> randomVector(size_t n, std::mt19937 &rng) {
+  std::uniform_int_distribution<int> u(-8, 8);
+  std::vector<double> v(n);
+  for (double &x : v)
+    x = u(rng) * 0.25; // exact sums: any order gives the same result
+  return v;
+}
+} // namespace
+
+TEST(CudaNnKernels, ConvAndItsGradientsMatchTheReferenceOnTheCpu) {
+  std::mt19937 rng(5);
+  // [N, C, H, W, O, KH, KW, OH, OW, sh, sw, pt, pl, pb, pr, dh, dw, groups]
+  const std::vector<std::vector<int64_t>> cases = {
+      {2, 3, 7, 6, 4, 3, 3, 5, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+      {1, 4, 9, 8, 6, 3, 2, 5, 5, 2, 2, 1, 1, 1, 1, 1, 1, 2}, // stride, pad, groups
+      {2, 2, 8, 8, 2, 3, 3, 4, 6, 1, 1, 0, 1, 0, 1, 2, 1, 2}, // dilation, depthwise
+      {1, 3, 5, 5, 2, 2, 2, 3, 2, 2, 3, 1, 0, 0, 0, 1, 1, 1}};
+  for (const auto &p : cases) {
+    fake_simt::KilnConvParams kp;
+    std::copy(p.begin(), p.end(), kp.v);
+    const size_t xs = p[0] * p[1] * p[2] * p[3], ws = p[4] * (p[1] / p[17]) * p[5] * p[6],
+                 ys = p[0] * p[4] * p[7] * p[8];
+    std::vector<double> x = randomVector(xs, rng), w = randomVector(ws, rng),
+                        dy = randomVector(ys, rng);
+    std::vector<double> y(ys, 1e300), dx(xs, 1e300), dw(ws, 1e300);
+    fake_simt::launch(2, 32, [&] { fake_simt::kiln_cuda_conv2d_f64(x.data(), w.data(), y.data(), kp); });
+    fake_simt::launch(2, 32, [&] {
+      fake_simt::kiln_cuda_conv2d_grad_input_f64(dy.data(), w.data(), dx.data(), kp);
+    });
+    fake_simt::launch(2, 32, [&] {
+      fake_simt::kiln_cuda_conv2d_grad_filter_f64(x.data(), dy.data(), dw.data(), kp);
+    });
+    EXPECT_EQ(y, kiln::test::convReference(0, p, x, w, ys)) << "conv2d case " << &p - &cases[0];
+    EXPECT_EQ(dx, kiln::test::convReference(1, p, dy, w, xs)) << "grad_input case " << &p - &cases[0];
+    EXPECT_EQ(dw, kiln::test::convReference(2, p, x, dy, ws)) << "grad_filter case " << &p - &cases[0];
+  }
+}
+
+TEST(CudaNnKernels, PoolingAndItsGradientMatchTheReferenceOnTheCpu) {
+  std::mt19937 rng(9);
+  // [N, C, H, W, OH, OW, wh, ww, sh, sw, pt, pl, pb, pr, is_max, count_include_pad]
+  std::vector<std::vector<int64_t>> cases;
+  for (int isMax = 0; isMax < 2; ++isMax)
+    for (int include = 0; include < 2; ++include) {
+      cases.push_back({2, 3, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0, 0, 0, isMax, include});
+      cases.push_back({1, 2, 7, 5, 4, 3, 3, 3, 2, 2, 1, 1, 1, 1, isMax, include}); // padded
+      cases.push_back({1, 1, 5, 5, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, isMax, include}); // overlapping
+    }
+  for (const auto &p : cases) {
+    fake_simt::KilnPoolParams kp;
+    std::copy(p.begin(), p.end(), kp.v);
+    const size_t xs = p[0] * p[1] * p[2] * p[3], ys = p[0] * p[1] * p[4] * p[5];
+    std::vector<double> x = randomVector(xs, rng), dy = randomVector(ys, rng);
+    if (p[14] && xs > 7) {
+      x[3] = std::nan(""); // the first NaN is the maximum
+      x[7] = x[6];         // ties: the first one wins
+    }
+    std::vector<double> y(ys, 1e300), dx(xs, 1e300);
+    fake_simt::launch(1, 16, [&] { fake_simt::kiln_cuda_pool2d_f64(x.data(), y.data(), kp); });
+    fake_simt::launch(1, 16, [&] { fake_simt::kiln_cuda_pool2d_grad_f64(x.data(), dy.data(), dx.data(), kp); });
+    std::vector<double> wantY = kiln::test::poolReference(false, p, x, dy),
+                        wantDx = kiln::test::poolReference(true, p, x, dy);
+    for (size_t i = 0; i < ys; ++i) {
+      if (std::isnan(wantY[i]))
+        EXPECT_TRUE(std::isnan(y[i])) << i;
+      else
+        EXPECT_NEAR(y[i], wantY[i], 1e-12) << "pool case " << &p - &cases[0] << " y " << i;
+    }
+    for (size_t i = 0; i < xs; ++i)
+      EXPECT_NEAR(dx[i], wantDx[i], 1e-12) << "pool_grad case " << &p - &cases[0] << " dx " << i;
+  }
+}

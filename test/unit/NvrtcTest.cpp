@@ -20,6 +20,7 @@ const char *cudaPrelude();
 }
 #include "codegen/CudaPrelude.cpp"
 #include "runtime/cuda/EpilogueKernels.h"
+#include "runtime/cuda/NnKernels.h"
 
 #include <gtest/gtest.h>
 
@@ -393,4 +394,21 @@ TEST(Nvrtc, CudaDeviceEpilogueKernelsCompile) {
                             "kiln_cuda_colsum_f32", "kiln_cuda_colsum_f64"})
     EXPECT_NE(ks[0].ptx.find(std::string(".visible .entry ") + entry), std::string::npos) << entry;
   EXPECT_EQ(ks[0].spillBytes, 0);
+}
+
+TEST(Nvrtc, CudaDeviceConvPoolKernelsCompile) {
+  rt::KernelDesc k;
+  k.name = "kiln_cuda_conv2d_f32";
+  k.source = rt::cuda::nnKernelSource();
+  std::vector<rt::KernelDesc> ks = {k};
+  NvrtcOptions o;
+  o.useCache = false;
+  rt::Status s = compileKernels(ks, o, nullptr);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  for (const char *op : {"conv2d", "conv2d_grad_input", "conv2d_grad_filter", "pool2d",
+                         "pool2d_grad"})
+    for (const char *t : {"_f32", "_f64"})
+      EXPECT_NE(ks[0].ptx.find(std::string(".visible .entry kiln_cuda_") + op + t),
+                std::string::npos)
+          << op << t;
 }
