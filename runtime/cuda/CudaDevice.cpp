@@ -100,16 +100,8 @@ void CudaDevice::release() {
       drv_.p_cuModuleUnload(m);
   modules_.clear();
   functions_.clear();
-  if (epilogueModule_)
-    drv_.p_cuModuleUnload(epilogueModule_);
-  if (nnModule_)
-    drv_.p_cuModuleUnload(nnModule_);
-  nnModule_ = nullptr;
-  for (CUfunction &f : nnFunctions_)
-    f = nullptr;
-  epilogueModule_ = nullptr;
-  for (CUfunction &f : epilogueFunctions_)
-    f = nullptr;
+  // The device's own kernels (epilogue, conv/pool) do not depend on the
+  // program: they stay loaded until the device goes.
   for (int r = 0; r < 3; ++r) {
     if (base_[r])
       drv_.p_cuMemFree(base_[r]);

@@ -63,6 +63,10 @@ public:
   explicit CudaDevice(const DeviceOptions &options) : options_(options) {}
   ~CudaDevice() override {
     release();
+    if (epilogueModule_)
+      drv_.p_cuModuleUnload(epilogueModule_);
+    if (nnModule_)
+      drv_.p_cuModuleUnload(nnModule_);
     if (stream_)
       drv_.p_cuStreamDestroy(stream_);
     if (primaryRetained_)
