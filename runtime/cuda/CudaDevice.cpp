@@ -466,8 +466,14 @@ Status CudaDevice::run(uint32_t function) {
       }
       KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuStreamEndCapture(stream_, &pf.graph),
                                       "function '" + fn.name + "': cuStreamEndCapture"));
-      KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuGraphInstantiate(&pf.exec, pf.graph, 0),
-                                      "function '" + fn.name + "': cuGraphInstantiate"));
+      Status inst = cuCheck(drv_.p_cuGraphInstantiate(&pf.exec, pf.graph, 0),
+                            "function '" + fn.name + "': cuGraphInstantiate");
+      if (!inst.isOk()) {
+        drv_.p_cuGraphDestroy(pf.graph);
+        pf.graph = nullptr;
+        pf.exec = nullptr;
+        return inst;
+      }
     }
     if (pf.exec)
       KILN_RT_RETURN_IF_ERROR(cuCheck(drv_.p_cuGraphLaunch(pf.exec, stream_),
