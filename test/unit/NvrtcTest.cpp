@@ -173,7 +173,8 @@ TEST(Nvrtc, CacheHitReturnsIdenticalBytes) {
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(s2.compiled, 0u);
   EXPECT_EQ(s2.cached, 6u);
-  std::printf("cold %.3f s, cached %.3f s\n", s1.seconds, s2.seconds);
+  std::printf("cold %.1f ms (%u compiles), cached %.3f ms (%u hits)\n", s1.seconds * 1e3,
+              s1.compiled, s2.seconds * 1e3, s2.cached);
   for (size_t i = 0; i < cold.size(); ++i) {
     ASSERT_EQ(warm[i].cubins.size(), 2u);
     for (size_t a = 0; a < 2; ++a) {
