@@ -262,6 +262,28 @@ bool CudaDevice::nvrtcCompile(const std::string &source, const std::string &name
   return r == NVRTC_SUCCESS && !image.empty();
 }
 
+Status CudaDevice::loadOwnModule(const std::string &where, const char *what, const char *source,
+                                 const char *ptx, CUmodule &out) {
+  std::string jitError = "the GPU is older than sm_80";
+  if (ccMajor_ >= 8 && ptx && *ptx) {
+    std::vector<char> log(8192, '\0');
+    CUjit_option opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+    void *vals[] = {log.data(), reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
+    CUresult r = drv_.p_cuModuleLoadDataEx(&out, ptx, 2, opts, vals);
+    if (r == CUDA_SUCCESS)
+      return Status::ok();
+    out = nullptr;
+    jitError = drv_.errorText(r) + "\n" + log.data();
+  }
+  std::string image, error;
+  if (!nvrtcCompile(source, what, image, error))
+    return Status(Code::unsupported, where + ": cannot load the device's " + what +
+                                         " kernels: JIT of their PTX failed (" + jitError +
+                                         ") and so did NVRTC: " + error);
+  return cuCheck(drv_.p_cuModuleLoadDataEx(&out, image.data(), 0, nullptr, nullptr),
+                 where + ": loading the device's " + what + " kernels");
+}
+
 Status CudaDevice::allocateRegion(Region region, uint64_t bytes) {
   const int r = static_cast<int>(region);
   bytes_[r] = bytes;

@@ -103,7 +103,11 @@ private:
   /// (plain product); Code::unsupported when cuBLASLt has no algorithm.
   Status buildLtMatmul(const FunctionDesc &fn, size_t i, const LtMatmulPlan &plan, bool fused,
                        const std::vector<CUdeviceptr> &ptrs, LtMatmul &m);
-  /// Compiles EpilogueKernels.h's kernels for this GPU (once).
+  /// Loads one of the device's own kernel files: its embedded PTX (JIT by
+  /// the driver), else its source compiled by NVRTC.
+  Status loadOwnModule(const std::string &where, const char *what, const char *source,
+                       const char *ptx, CUmodule &out);
+  /// Loads EpilogueKernels.h's kernels for this GPU (once).
   Status loadEpilogueKernels(const std::string &where);
   /// conv2d / pool2d steps (CudaNn.cpp).
   Status prepareNn(const FunctionDesc &fn, size_t i, PreparedStep &out);

@@ -217,13 +217,8 @@ Status CudaDevice::buildLtMatmul(const FunctionDesc &fn, size_t i, const LtMatmu
 Status CudaDevice::loadEpilogueKernels(const std::string &where) {
   if (epilogueModule_)
     return Status::ok();
-  std::string image, error;
-  if (!nvrtcCompile(epilogueKernelSource(), "kiln_cuda_epilogues", image, error))
-    return Status(Code::unsupported, where + " needs NVRTC to compile the device's epilogue "
-                                             "kernels, which failed: " + error);
-  KILN_RT_RETURN_IF_ERROR(
-      cuCheck(drv_.p_cuModuleLoadDataEx(&epilogueModule_, image.data(), 0, nullptr, nullptr),
-              where + ": loading the epilogue kernels"));
+  KILN_RT_RETURN_IF_ERROR(loadOwnModule(where, "epilogue", epilogueKernelSource(),
+                                        embeddedEpiloguePtx(), epilogueModule_));
   const char *names[4] = {"kiln_cuda_epilogue_f32", "kiln_cuda_epilogue_f64",
                           "kiln_cuda_colsum_f32", "kiln_cuda_colsum_f64"};
   for (int f = 0; f < 4; ++f)

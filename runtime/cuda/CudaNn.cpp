@@ -95,13 +95,8 @@ Status CudaDevice::prepareNn(const FunctionDesc &fn, size_t i, PreparedStep &out
 
   // The module, once.
   if (!nnModule_) {
-    std::string image, error;
-    if (!nvrtcCompile(nnKernelSource(), "kiln_cuda_nn", image, error))
-      return Status(Code::unsupported, where + " needs NVRTC to compile the device's conv/pool "
-                                               "kernels, which failed: " + error);
     KILN_RT_RETURN_IF_ERROR(
-        cuCheck(drv_.p_cuModuleLoadDataEx(&nnModule_, image.data(), 0, nullptr, nullptr),
-                where + ": loading the conv/pool kernels"));
+        loadOwnModule(where, "conv/pool", nnKernelSource(), embeddedNnPtx(), nnModule_));
   }
   const int index = 2 * int(step.op) + (step.dtype == DType::f64 ? 1 : 0);
   if (!nnFunctions_[index]) {

@@ -4,7 +4,8 @@
 // equivalent (drelu, drelu_bgrad: see MatmulPlan.h) or cuBLASLt offers no
 // algorithm for the fused form (some epilogues exist only for some dtypes
 // and GPUs), the device runs the plain matmul (epilogue none) and then
-// these two kernels, compiled for the GPU by NVRTC (dlopen) at prepare:
+// these two kernels (embedded as compute_80 PTX that the driver JITs at
+// prepare; NVRTC, by dlopen, compiles the source where that fails):
 //
 //   kiln_cuda_epilogue_<f32|f64>(T *d, const T *bias, const T *aux,
 //                                long long m, long long n, int mode)
@@ -30,6 +31,8 @@ enum EpilogueMode : int { kEpiNone = 0, kEpiRelu = 1, kEpiGelu = 2, kEpiDrelu = 
 
 /// The text of runtime/cuda/EpilogueKernels.cu (embedded by the build).
 const char *epilogueKernelSource();
+/// The same, compiled to compute_80 PTX at build time (kiln-embed-ptx).
+const char *embeddedEpiloguePtx();
 
 } // namespace kiln::rt::cuda
 

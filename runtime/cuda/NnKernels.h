@@ -5,7 +5,8 @@
 // steps, with the semantics of the reference interpreter
 // (ir/ReferenceKernelsNN.cpp, ir/ReferenceKernelsGrad.cpp) and the params
 // and layouts documented on kiln::rt::LibraryStep. Source:
-// runtime/cuda/NnKernels.cu, compiled by NVRTC at prepare.
+// runtime/cuda/NnKernels.cu, embedded as compute_80 PTX that the driver
+// JITs at prepare (NVRTC at prepare is the fallback).
 //
 // Entries: kiln_cuda_<op>_<f32|f64>(in0, in1, out, params) for the conv
 // ops (args in the step's order) and kiln_cuda_pool2d_*(x, y, params),
@@ -26,6 +27,8 @@ namespace kiln::rt::cuda {
 
 /// The text of runtime/cuda/NnKernels.cu (embedded by the build).
 const char *nnKernelSource();
+/// The same, compiled to compute_80 PTX at build time (kiln-embed-ptx).
+const char *embeddedNnPtx();
 
 } // namespace kiln::rt::cuda
 

@@ -13,6 +13,7 @@
 #include "kiln/Device.h"
 #include "runtime/cuda/EpilogueKernels.h"
 #include "runtime/cuda/MatmulPlan.h"
+#include "runtime/cuda/NnKernels.h"
 
 #include <gtest/gtest.h>
 
@@ -424,4 +425,20 @@ TEST(CudaNnKernels, PoolingAndItsGradientMatchTheReferenceOnTheCpu) {
     for (size_t i = 0; i < xs; ++i)
       EXPECT_NEAR(dx[i], wantDx[i], 1e-12) << "pool_grad case " << &p - &cases[0] << " dx " << i;
   }
+}
+
+TEST(CudaNnKernels, EmbeddedPtxHoldsEveryEntryForSm80) {
+  // kiln-embed-ptx ran at build time: the driver JITs this PTX on the GPU.
+  const std::string nn = kiln::rt::cuda::embeddedNnPtx();
+  const std::string epi = kiln::rt::cuda::embeddedEpiloguePtx();
+  EXPECT_NE(nn.find(".target sm_80"), std::string::npos);
+  EXPECT_NE(epi.find(".target sm_80"), std::string::npos);
+  for (const char *op : {"conv2d", "conv2d_grad_input", "conv2d_grad_filter", "pool2d",
+                         "pool2d_grad"})
+    for (const char *t : {"_f32", "_f64"})
+      EXPECT_NE(nn.find(std::string(".visible .entry kiln_cuda_") + op + t), std::string::npos)
+          << op << t;
+  for (const char *entry : {"kiln_cuda_epilogue_f32", "kiln_cuda_epilogue_f64",
+                            "kiln_cuda_colsum_f32", "kiln_cuda_colsum_f64"})
+    EXPECT_NE(epi.find(std::string(".visible .entry ") + entry), std::string::npos) << entry;
 }
