@@ -19,6 +19,8 @@ namespace kiln::codegen {
 const char *cudaPrelude();
 }
 #include "codegen/CudaPrelude.cpp"
+#include "runtime/cuda/EpilogueKernels.h"
+#include "runtime/cuda/NnKernels.h"
 
 #include <gtest/gtest.h>
 
@@ -171,7 +173,8 @@ TEST(Nvrtc, CacheHitReturnsIdenticalBytes) {
   ASSERT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(s2.compiled, 0u);
   EXPECT_EQ(s2.cached, 6u);
-  std::printf("cold %.3f s, cached %.3f s\n", s1.seconds, s2.seconds);
+  std::printf("cold %.1f ms (%u compiles), cached %.3f ms (%u hits)\n", s1.seconds * 1e3,
+              s1.compiled, s2.seconds * 1e3, s2.cached);
   for (size_t i = 0; i < cold.size(); ++i) {
     ASSERT_EQ(warm[i].cubins.size(), 2u);
     for (size_t a = 0; a < 2; ++a) {
@@ -375,4 +378,38 @@ TEST(Nvrtc, ParsesPtxasLogOfTheNamedEntry) {
   EXPECT_EQ(q.sharedBytes, 0);
   auto e = codegen::parsePtxasInfo("", "x");
   EXPECT_EQ(e.registers, -1);
+}
+
+TEST(Nvrtc, CudaDeviceEpilogueKernelsCompile) {
+  // runtime/cuda/EpilogueKernels.h is compiled at prepare on the GPU
+  // machine; check here that it compiles at all and defines its entries.
+  rt::KernelDesc k;
+  k.name = "kiln_cuda_epilogue_f32";
+  k.source = rt::cuda::epilogueKernelSource();
+  std::vector<rt::KernelDesc> ks = {k};
+  NvrtcOptions o;
+  o.useCache = false;
+  rt::Status s = compileKernels(ks, o, nullptr);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  for (const char *entry : {"kiln_cuda_epilogue_f32", "kiln_cuda_epilogue_f64",
+                            "kiln_cuda_colsum_f32", "kiln_cuda_colsum_f64"})
+    EXPECT_NE(ks[0].ptx.find(std::string(".visible .entry ") + entry), std::string::npos) << entry;
+  EXPECT_EQ(ks[0].spillBytes, 0);
+}
+
+TEST(Nvrtc, CudaDeviceConvPoolKernelsCompile) {
+  rt::KernelDesc k;
+  k.name = "kiln_cuda_conv2d_f32";
+  k.source = rt::cuda::nnKernelSource();
+  std::vector<rt::KernelDesc> ks = {k};
+  NvrtcOptions o;
+  o.useCache = false;
+  rt::Status s = compileKernels(ks, o, nullptr);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  for (const char *op : {"conv2d", "conv2d_grad_input", "conv2d_grad_filter", "pool2d",
+                         "pool2d_grad"})
+    for (const char *t : {"_f32", "_f64"})
+      EXPECT_NE(ks[0].ptx.find(std::string(".visible .entry kiln_cuda_") + op + t),
+                std::string::npos)
+          << op << t;
 }
