@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs prerequisites, builds Kiln, then checks the example models, runs
 # each forward pass on the reference interpreter, and trains the MLP on the
-# digits data set (examples/data/digits), printing its held-out accuracy.
+# digits data set (examples/data/digits), printing its held-out accuracy;
+# then compiles the MLP to a .kart artifact and trains it with its CUDA
+# kernels (on a GPU if there is one, else on the host device).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,3 +31,10 @@ mkdir -p "$OUT/mlp-train"
   --epochs 20 --checkpoint "$OUT/mlp-train" --metrics "$OUT/mlp-train/metrics.json"
 /usr/bin/python3 -c "import json; m = json.load(open('$OUT/mlp-train/metrics.json')); \
 print('   held-out accuracy: %.2f%% (%d epochs, %.1f s)' % (100 * m['eval_accuracy'], m['epochs'], m['seconds']))"
+echo "== compiling the MLP to a GPU artifact (CUDA kernels by NVRTC for sm_80, sm_90)"
+"$KILN" compile examples/mlp.kiln -o "$OUT/mlp.kart" --report "$OUT/mlp-kart.json" | sed 's/^/   /'
+"$KILN" inspect "$OUT/mlp.kart" | sed -n '/^function @train_step/,/^kernels/p' | sed 's/^/   /'
+echo "== training the MLP with those kernels (--device auto: the GPU if there is one, else the host's SIMT emulation)"
+"$KILN" train examples/mlp.kiln --device auto \
+  --data examples/data/digits/train --eval-data examples/data/digits/test \
+  --epochs 20 | tail -n 3 | sed 's/^/   /'
