@@ -105,8 +105,22 @@ int runCompileArtifact(const Options &opts, ModuleOp module) {
     return fail("--arch needs at least one architecture, e.g. --arch sm_90");
   codegen::NvrtcStats stats;
   rt::Status s = codegen::compileKernels(program->kernels, nvrtc, &stats);
-  if (!s.isOk())
-    return fail("NVRTC: " + s.message());
+  if (!s.isOk()) {
+    // Name the fusion(s) behind each failing kernel.
+    std::string where;
+    for (size_t k = 0; k < program->kernels.size(); ++k) {
+      if (s.message().find(program->kernels[k].name) == std::string::npos)
+        continue;
+      for (const rt::FunctionDesc &f : program->functions)
+        for (const rt::Step &st : f.steps)
+          if (st.kind == rt::StepKind::launch && st.launch.kernel == k) {
+            where += "\n  " + program->kernels[k].name + " is " + st.label.substr(0, st.label.find(' ')) +
+                     " of @" + f.name;
+            break;
+          }
+    }
+    return fail("NVRTC: " + s.message() + where);
+  }
   stages["nvrtc"] = stats.seconds;
   program->archs = nvrtc.archs;
   program->compilerVersion = "kiln 0.5 (NVRTC " + codegen::nvrtcVersionString() + ")";
