@@ -43,8 +43,8 @@ PY
   t() { # seconds of @train_step from the metrics file
     /usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(m['train_seconds'] / m['steps'] * 1e3)" "$1"
   }
-  "$kiln" train "$model" --data "$tmp/$name-data" --steps "$steps" --metrics "$tmp/$name-ref.json" > /dev/null
-  "$kiln" train "$model" --device host --data "$tmp/$name-data" --steps "$steps" --metrics "$tmp/$name-host.json" > /dev/null
+  "$kiln" train "$model" --data "$tmp/$name-data" --steps "$steps" --metrics "$tmp/$name-ref.json" > /dev/null 2>&1
+  "$kiln" train "$model" --device host --data "$tmp/$name-data" --steps "$steps" --metrics "$tmp/$name-host.json" > /dev/null 2>&1
   cold=$( { /usr/bin/time -f %e "$kiln" compile "$model" -o "$tmp/$name.kart" > /dev/null; } 2>&1 )
   warm=$( { /usr/bin/time -f %e "$kiln" compile "$model" -o "$tmp/$name.kart" > /dev/null; } 2>&1 )
   kernels=$("$kiln" inspect "$tmp/$name.kart" | sed -n 's/^kernels (\([0-9]*\)):/\1/p')
