@@ -369,6 +369,13 @@ LogicalResult Builder::function(func::FuncOp fn) {
         step.launch.args.push_back(tensors.lookup(in));
       for (Value res : fusion.getResults())
         step.launch.args.push_back(tensors.lookup(res));
+      // float4 accesses need 16-byte aligned tensors (the plan aligns to 64).
+      if (program.kernels[step.launch.kernel].source.find("float4") != std::string::npos)
+        for (uint32_t a : step.launch.args)
+          if (fd->tensors[a].offset % 16 != 0)
+            return fusion.emitError() << "tensor '" << fd->tensors[a].name << "' at offset "
+                                      << fd->tensors[a].offset
+                                      << " is not 16-byte aligned, which the kernel's float4 accesses need";
       step.label += " " + program.kernels[step.launch.kernel].name;
       break;
     }

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 
 using namespace mlir;
 
@@ -133,6 +134,16 @@ public:
   bool hasError = false;
   std::vector<std::map<std::pair<const void *, std::string>, std::string>> scopes{1};
   llvm::DenseMap<Value, std::string> inputPtr; ///< block argument -> parameter
+  /// A vectorized loop iteration: 4 consecutive elements (lanes) of
+  /// `shape` at float4 index `v_4`; an f32 input read at a lane's own index
+  /// is one float4 load per iteration (emitted at loop depth `depth`).
+  struct Lanes {
+    SmallVector<int64_t> shape;
+    SmallVector<Idx, 4> lanes;
+    int depth = 0;
+    llvm::DenseMap<Value, std::string> loads;
+  };
+  std::optional<Lanes> vec;
 
   void line(const Twine &t) {
     body.append(static_cast<size_t>(depth) * 2, ' ');
@@ -251,6 +262,20 @@ FailureOr<std::string> Kernel::at(Value v, ArrayRef<std::string> idx) {
     auto it = inputPtr.find(v);
     if (it == inputPtr.end())
       return fail(fusion, "a block argument that is not a fusion input");
+    if (vec && elemOf(v).isF32() && shapeOf(v) == ArrayRef<int64_t>(vec->shape)) {
+      for (unsigned l = 0; l < 4; ++l) {
+        if (ArrayRef<std::string>(vec->lanes[l]) != idx)
+          continue;
+        auto q = vec->loads.find(v);
+        if (q == vec->loads.end() && depth == vec->depth) {
+          std::string n = fresh("q");
+          line("const float4 " + n + " = reinterpret_cast<const float4*>(" + it->second + ")[v_4];");
+          q = vec->loads.try_emplace(v, n).first;
+        }
+        if (q != vec->loads.end())
+          return def(v, idx, q->second + "." + "xyzw"[l]);
+      }
+    }
     std::string load = it->second + "[" + linearize(idx, shapeOf(v)) + "]";
     if (elemOf(v).isInteger(1))
       load = "(" + load + " != 0)";
@@ -590,12 +615,54 @@ LogicalResult Driver::loop() {
   for (Value y : yields)
     if (!llvm::is_contained(shapes, SmallVector<int64_t>(shapeOf(y))))
       shapes.push_back(SmallVector<int64_t>(shapeOf(y)));
-  int64_t maxN = 1;
+  // A shape whose element count is a multiple of 4 runs 4 elements per
+  // iteration with float4 loads/stores of f32 tensors accessed at the
+  // loop's own index (every tensor starts 64-byte aligned: the plan's
+  // alignment, checked by the artifact builder).
+  auto vectorized = [](ArrayRef<int64_t> s) { return product(s) % 4 == 0 && product(s) >= 4; };
+  int64_t maxWork = 1;
   for (auto &s : shapes)
-    maxN = std::max(maxN, product(s));
-  block = blockFor(maxN);
-  grid = gridFor(maxN, block);
+    maxWork = std::max(maxWork, vectorized(s) ? product(s) / 4 : product(s));
+  block = blockFor(maxWork);
+  grid = gridFor(maxWork, block);
   for (auto &s : shapes) {
+    if (vectorized(s)) {
+      k.open("for (long long v_4 = (long long)blockIdx.x * blockDim.x + threadIdx.x; v_4 < " +
+             std::to_string(product(s) / 4) + "LL; v_4 += (long long)gridDim.x * blockDim.x)");
+      Kernel::Lanes lanes;
+      lanes.shape.assign(s.begin(), s.end());
+      lanes.depth = k.depth;
+      for (int l = 0; l < 4; ++l) {
+        std::string flat = k.fresh("e");
+        k.line("const long long " + flat + " = v_4 * 4 + " + std::to_string(l) + ";");
+        lanes.lanes.push_back(k.delinearize(flat, s));
+      }
+      k.vec = std::move(lanes);
+      for (unsigned r = 0; r < yields.size(); ++r) {
+        if (shapeOf(yields[r]) != ArrayRef<int64_t>(s))
+          continue;
+        if (!elemOf(yields[r]).isF32()) {
+          for (int l = 0; l < 4; ++l)
+            if (failed(store(r, k.vec->lanes[l])))
+              return failure();
+          continue;
+        }
+        SmallVector<std::string, 4> vals;
+        for (int l = 0; l < 4; ++l) {
+          FailureOr<std::string> x = k.at(yields[r], k.vec->lanes[l]);
+          if (failed(x))
+            return failure();
+          vals.push_back(*x);
+        }
+        std::string w = k.fresh("w");
+        k.line("float4 " + w + "; " + w + ".x = " + vals[0] + "; " + w + ".y = " + vals[1] + "; " + w +
+               ".z = " + vals[2] + "; " + w + ".w = " + vals[3] + ";");
+        k.line("reinterpret_cast<float4*>(" + outPtr[r] + ")[v_4] = " + w + ";");
+      }
+      k.vec.reset();
+      k.close();
+      continue;
+    }
     k.open("for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < " +
            std::to_string(product(s)) + "LL; i += (long long)gridDim.x * blockDim.x)");
     Idx idx = k.delinearize("i", s);
