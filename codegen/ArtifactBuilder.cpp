@@ -350,7 +350,6 @@ LogicalResult Builder::function(func::FuncOp fn) {
     }
     case FusionKind::library:
       step.kind = rt::StepKind::library;
-      step.label += " matmul"; // refined below
       if (failed(library(fusion, step, activation)))
         return failure();
       step.label = "fusion#" + std::to_string(fi) + " library " + rt::libraryOpName(step.library.op);

@@ -172,7 +172,10 @@ int runArtifactForward(const Options &opts) {
       args.push_back(std::move(*v));
       given.erase(it);
     } else {
-      args.push_back(randomInput(et, t.shape, opts.seed, t.name, t.shape.empty() ? 2 : t.shape.back()));
+      // The artifact does not say what an integer input indexes (classes,
+      // vocabulary): random ones are 0 or 1, valid for every model; pass
+      // --input for real labels or tokens.
+      args.push_back(randomInput(et, t.shape, opts.seed, t.name, 2));
     }
   }
   if (!given.empty())
