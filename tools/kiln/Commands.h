@@ -29,6 +29,9 @@ int runInspect(const Options &opts);
 /// `kiln run MODEL.kart` (Inspect.cpp): @forward of an artifact on a device.
 int runArtifactForward(const Options &opts);
 
+/// `kiln train MODEL.kart` (TrainArtifact.cpp): training from the artifact.
+int runTrainArtifact(const Options &opts);
+
 /// `kiln difftest` (DiffTest.cpp): unfused vs fused+planned on the
 /// interpreter.
 int runDifftest(const Options &opts, mlir::ModuleOp module);

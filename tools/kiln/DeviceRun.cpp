@@ -72,6 +72,40 @@ llvm::Expected<std::unique_ptr<DeviceRunner>> DeviceRunner::create(rt::Program p
   return std::move(runner);
 }
 
+llvm::Error DeviceRunner::uploadInitialState() {
+  rt::Status s = device->write(rt::Region::persistent, 0, prog.initialPersistent.data(), prog.initialPersistent.size());
+  return s.isOk() ? llvm::Error::success() : statusError(s, "writing the initial parameters");
+}
+
+llvm::Expected<std::vector<ref::Tensor>>
+DeviceRunner::runWithInputs(llvm::StringRef function, llvm::ArrayRef<std::pair<uint32_t, ref::Tensor>> inputs) {
+  uint32_t index = 0;
+  while (index < prog.functions.size() && prog.functions[index].name != function)
+    ++index;
+  if (index == prog.functions.size())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the program has no function @" + function.str());
+  const rt::FunctionDesc &fd = prog.functions[index];
+  std::vector<uint8_t> bytes;
+  for (const auto &[ti, value] : inputs) {
+    const rt::TensorDesc &t = fd.tensors[ti];
+    bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
+    value.toRaw(bytes.data());
+    if (rt::Status s = device->write(t.region, t.offset, bytes.data(), bytes.size()); !s.isOk())
+      return statusError(s, "writing input '" + t.name + "'");
+  }
+  if (rt::Status s = device->run(index); !s.isOk())
+    return statusError(s, "running @" + function.str() + " on the " + device->name() + " device");
+  std::vector<ref::Tensor> results;
+  for (uint32_t r : fd.results) {
+    const rt::TensorDesc &t = fd.tensors[r];
+    bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
+    if (rt::Status s = device->read(t.region, t.offset, bytes.data(), bytes.size()); !s.isOk())
+      return statusError(s, "reading result '" + t.name + "'");
+    results.push_back(ref::Tensor::fromRaw(toElemType(t.dtype), t.shape, bytes.data()));
+  }
+  return results;
+}
+
 /// Debugging aid (KILN_FIND_NONFINITE=1): runs growing prefixes of the
 /// function on a fresh device (the arguments already written are copied
 /// over) and reports the first step that writes a NaN/inf, with its label.

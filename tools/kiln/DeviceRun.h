@@ -42,6 +42,15 @@ public:
   /// Runs @function with `args` (in argument order) and returns its results.
   llvm::Expected<std::vector<ref::Tensor>> run(llvm::StringRef function, llvm::ArrayRef<ref::Tensor> args);
 
+  /// Writes the program's initial persistent bytes (parameters, zero
+  /// optimizer state and step counter) to the device.
+  llvm::Error uploadInitialState();
+  /// Writes only the given input tensors (tensor index in the function,
+  /// value), runs @function and returns its results: parameters stay
+  /// where the previous call left them.
+  llvm::Expected<std::vector<ref::Tensor>>
+  runWithInputs(llvm::StringRef function, llvm::ArrayRef<std::pair<uint32_t, ref::Tensor>> inputs);
+
   /// "host" or "cuda".
   const char *deviceName() const { return device->name(); }
   /// Why auto chose what it chose ("" otherwise).

@@ -92,6 +92,9 @@ commands:
           [--max-elements N]         exit 1 above X (1e-6); N elements per
                                      parameter (16) plus random directions
 
+  train MODEL.kart --data DIR      train from the artifact alone (its initial
+          [--eval-data DIR]          parameters; --epochs/--steps/--seed as
+          [--device auto|cuda|host]  above; no checkpoints)
   inspect MODEL.kart               print an artifact's tensors, steps, kernels
           [--dot]                    (with their sizes) and arena; --dot: the
                                      step graph in Graphviz form
@@ -464,9 +467,10 @@ int main(int argc, char **argv) {
   }
   if (kart && opts.command == "run" && !opts.gradients)
     return runArtifactForward(opts);
+  if (kart && opts.command == "train")
+    return runTrainArtifact(opts);
   if (kart)
-    return fail("'kiln " + opts.command + "' on a .kart artifact: this build runs artifacts with 'kiln run' "
-                "and 'kiln inspect'; train from the .kiln model (kiln train MODEL.kiln --device host)");
+    return fail("'kiln " + opts.command + "' needs the model file, not a .kart artifact");
 
   MLIRContext ctx;
   ctx.loadDialect<KilnDialect, func::FuncDialect>();
