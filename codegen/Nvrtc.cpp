@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Nvrtc.h"
+#include "kiln/CacheFiles.h"
 
 #include <nvrtc.h>
 
@@ -92,73 +93,6 @@ int archNumber(const std::string &arch) {
   return i == arch.size() ? n : -1;
 }
 
-std::string defaultCacheDir() {
-  if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x)
-    return std::string(x) + "/kiln";
-  if (const char *home = std::getenv("HOME"); home && *home)
-    return std::string(home) + "/.cache/kiln";
-  return "/tmp/kiln-cache";
-}
-
-/// mkdir -p; an existing directory is fine (also when another process
-/// creates it at the same moment).
-bool makeDirs(const std::string &path, std::string &error) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    cur = path.substr(0, pos);
-    if (cur.empty())
-      continue;
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      error = "cannot create cache directory '" + cur + "': " + std::strerror(errno);
-      return false;
-    }
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    error = "cache path '" + path + "' is not a directory";
-    return false;
-  }
-  return true;
-}
-
-bool readWholeFile(const std::string &path, std::string &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return !in.bad();
-}
-
-/// Writes to a temporary unique to this process and thread, then renames
-/// it over `path` (atomic on POSIX). Failure only costs a cache entry.
-bool writeFileUnique(const std::string &path, const std::string &bytes) {
-  static std::atomic<unsigned> counter{0};
-  std::ostringstream tmp;
-  tmp << path << ".tmp." << ::getpid() << "." << std::this_thread::get_id() << "."
-      << counter.fetch_add(1);
-  std::string t = tmp.str();
-  {
-    std::ofstream out(t, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return false;
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(t.c_str());
-      return false;
-    }
-  }
-  if (std::rename(t.c_str(), path.c_str()) != 0) {
-    std::remove(t.c_str());
-    return false;
-  }
-  return true;
-}
-
 struct Job {
   size_t kernel = 0;
   std::string target; ///< "sm_90" (cubin) or "compute_90" (PTX)
@@ -223,8 +157,10 @@ bool loadCached(const std::string &dir, Job &job) {
 
 void storeCached(const std::string &dir, const Job &job) {
   // Payload first: a reader that finds the new .info finds its payload.
-  if (writeFileUnique(dir + "/" + job.key + (job.ptx ? ".ptx" : ".cubin"), job.payload))
-    writeFileUnique(dir + "/" + job.key + ".info", infoText(job));
+  // Failure only costs a cache entry: the error is not reported.
+  std::string error;
+  if (writeFileReplacing(dir + "/" + job.key + (job.ptx ? ".ptx" : ".cubin"), job.payload, error))
+    writeFileReplacing(dir + "/" + job.key + ".info", infoText(job), error);
 }
 
 void compileJob(const rt::KernelDesc &kernel, Job &job) {
@@ -387,7 +323,7 @@ rt::Status compileKernels(std::vector<rt::KernelDesc> &kernels, const NvrtcOptio
   if (options.useCache) {
     dir = (options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir) + "/nvrtc";
     std::string error;
-    if (!makeDirs(dir, error))
+    if (!makeDirectories(dir, error))
       return Status(rt::Code::io_error, "compileKernels: " + error);
   }
 

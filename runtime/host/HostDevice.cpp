@@ -17,6 +17,7 @@
 // copy); every error names the step index, its label and the kernel.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/CacheFiles.h"
 #include "kiln/Device.h"
 
 #include "Library.h"
@@ -72,61 +73,12 @@ std::string shellQuote(const std::string &s) {
   return r + "'";
 }
 
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f)
-    return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
-/// mkdir -p; false with `err` set on failure.
-bool makeDirs(const std::string &path, std::string &err) {
-  std::string cur;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos)
-      j = path.size();
-    cur = path.substr(0, j);
-    if (!cur.empty() && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
-      err = "cannot create directory " + cur + ": " + strerror(errno);
-      return false;
-    }
-    i = j + 1;
-  }
-  return true;
-}
-
-std::string uniqueSuffix() {
-  static std::atomic<unsigned> counter{0};
-  std::random_device rd;
-  return ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++) + "." +
-         std::to_string(rd());
-}
-
 /// Writes `data` to `path` unless an identical file is there (temp+rename).
 bool writeFileAtomic(const std::string &path, const std::string &data, std::string &err) {
   std::string existing;
-  if (readFile(path, existing) && existing == data)
+  if (readWholeFile(path, existing) && existing == data)
     return true;
-  std::string tmp = path + uniqueSuffix();
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << data;
-    if (!f) {
-      err = "cannot write " + tmp;
-      return false;
-    }
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    err = "cannot rename " + tmp + " to " + path + ": " + strerror(errno);
-    unlink(tmp.c_str());
-    return false;
-  }
-  return true;
+  return writeFileReplacing(path, data, err);
 }
 
 /// Rewrites `extern __shared__ T name[];` into a macro over the block's
@@ -208,14 +160,6 @@ private:
   uint64_t size_[3] = {0, 0, 0};
 };
 
-std::string defaultCacheDir() {
-  if (const char *x = getenv("XDG_CACHE_HOME"); x && *x)
-    return std::string(x) + "/kiln";
-  if (const char *h = getenv("HOME"); h && *h)
-    return std::string(h) + "/.cache/kiln";
-  return "/tmp/kiln-cache";
-}
-
 std::string compilerCommand() {
   const char *cxx = getenv("CXX");
   std::string c = (cxx && *cxx) ? cxx : "c++";
@@ -228,7 +172,7 @@ Status HostDevice::compileBatch(Batch &b, const std::string &headerPath, const s
   b.soPath = dir + "/" + hex16(h) + ".so";
   if (access(b.soPath.c_str(), R_OK) == 0)
     return Status::ok();
-  std::string suffix = uniqueSuffix();
+  std::string suffix = uniqueTempSuffix();
   std::string src = dir + "/" + hex16(h) + suffix + ".cu";
   std::string tmp = b.soPath + suffix;
   std::string log = tmp + ".log";
@@ -239,7 +183,7 @@ Status HostDevice::compileBatch(Batch &b, const std::string &headerPath, const s
                      shellQuote(log) + " 2>&1";
   int rc = std::system(full.c_str());
   std::string text;
-  readFile(log, text);
+  readWholeFile(log, text);
   unlink(log.c_str());
   unlink(src.c_str());
   if (rc != 0 && WIFEXITED(rc) && WEXITSTATUS(rc) == 127 && text.find("error") == std::string::npos) {
@@ -267,7 +211,7 @@ Status HostDevice::prepare(const Program &program) {
     return {Code::invalid_argument, "host device: prepare called twice"};
   std::string dir = (options_.cacheDir.empty() ? defaultCacheDir() : options_.cacheDir) + "/host";
   std::string err;
-  if (!makeDirs(dir, err))
+  if (!makeDirectories(dir, err))
     return {Code::io_error, "host device: " + err};
   std::string header = host::kSimtHeaderText;
   std::string headerPath = dir + "/simt-" + hex16(fnv1a(header)) + ".h";
