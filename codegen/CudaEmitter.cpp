@@ -543,7 +543,8 @@ struct Driver {
   Kernel k;
   SmallVector<std::string> outPtr; ///< result -> parameter
   std::vector<rt::DType> argDTypes;
-  std::string params;
+  std::vector<std::string> paramTypes; ///< C type each pointer points to
+  std::vector<std::string> paramNames;
   unsigned block = 256, grid = 1;
   std::string kind;
 
@@ -562,7 +563,8 @@ struct Driver {
         return failure();
       std::string ct = et.isInteger(1) ? "unsigned char" : *t;
       std::string name = (input ? "in" : "out") + std::to_string(n++);
-      params += (params.empty() ? "" : ", ") + std::string(input ? "const " : "") + ct + "* " + name;
+      paramTypes.push_back((input ? "const " : "") + ct);
+      paramNames.push_back(name);
       argDTypes.push_back(*dt);
       if (input)
         k.inputPtr[v] = name;
@@ -822,9 +824,15 @@ std::string hex16(uint64_t h) {
   return buf;
 }
 
-EmittedKernel finish(const std::string &kind, const std::string &params, const std::string &globals,
+/// The kernel's source: `paramTypes[i]* paramNames[i]` parameters, `body`,
+/// the host trampoline, and the content-derived name.
+EmittedKernel finish(const std::string &kind, const std::vector<std::string> &paramTypes,
+                     const std::vector<std::string> &paramNames, const std::string &globals,
                      const std::string &body, const std::vector<rt::DType> &argDTypes, unsigned grid,
-                     unsigned block, const std::vector<std::string> &paramTypes) {
+                     unsigned block) {
+  std::string params;
+  for (size_t i = 0; i < paramTypes.size(); ++i)
+    params += (i ? ", " : "") + paramTypes[i] + "* " + paramNames[i];
   const std::string placeholder = "KILN_KERNEL";
   std::string text = globals + "extern \"C\" __global__ void __launch_bounds__(" + std::to_string(block) + ") " +
                      placeholder + "(" + params + ") {\n" + body + "}\n";
@@ -842,20 +850,6 @@ EmittedKernel finish(const std::string &kind, const std::string &params, const s
   e.grid[0] = grid;
   e.block[0] = block;
   return e;
-}
-
-std::vector<std::string> paramTypesOf(const std::string &params) {
-  std::vector<std::string> r;
-  size_t start = 0;
-  while (start < params.size()) {
-    size_t comma = params.find(", ", start);
-    std::string p = params.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    r.push_back(p.substr(0, p.find('*')));
-    if (comma == std::string::npos)
-      break;
-    start = comma + 2;
-  }
-  return r;
 }
 
 } // namespace
@@ -885,8 +879,7 @@ FailureOr<EmittedKernel> emitFusionKernel(FusionOp fusion) {
       fusion.emitError() << "CUDA codegen failed";
     return failure();
   }
-  return finish(d.kind, d.params, d.k.globals, d.k.body, d.argDTypes, d.grid, d.block,
-                paramTypesOf(d.params));
+  return finish(d.kind, d.paramTypes, d.paramNames, d.k.globals, d.k.body, d.argDTypes, d.grid, d.block);
 }
 
 EmittedKernel emitActivationKernel(bool gelu, bool tanhApprox, int64_t n, rt::DType dtype) {
@@ -898,13 +891,12 @@ EmittedKernel emitActivationKernel(bool gelu, bool tanhApprox, int64_t n, rt::DT
                      (gelu ? "kiln_dev::gelu(in0[i], " + std::string(tanhApprox ? "true" : "false") + ")"
                            : std::string("kiln_dev::relu(in0[i])")) +
                      ";\n";
-  return finish("loop", "const " + t + "* in0, " + t + "* out0", "", body, {dtype, dtype}, grid, block,
-                {"const " + t, t});
+  return finish("loop", {"const " + t, t}, {"in0", "out0"}, "", body, {dtype, dtype}, grid, block);
 }
 
 EmittedKernel emitStepIncrementKernel() {
-  return finish("step", "long long* step", "", "  if (blockIdx.x == 0 && threadIdx.x == 0) step[0] += 1;\n",
-                {rt::DType::i64}, 1, 32, {"long long"});
+  return finish("step", {"long long"}, {"step"}, "", "  if (blockIdx.x == 0 && threadIdx.x == 0) step[0] += 1;\n",
+                {rt::DType::i64}, 1, 32);
 }
 
 } // namespace kiln::codegen

@@ -24,7 +24,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 
 using namespace mlir;
 
@@ -180,11 +179,10 @@ int runCompileArtifact(const Options &opts, ModuleOp module) {
                                                         {"version", codegen::nvrtcVersionString()}}},
                            {"functions", std::move(functions)},
                            {"kernels", std::move(kernels)}};
-    std::error_code ec;
-    llvm::raw_fd_ostream os(opts.reportFile, ec);
-    if (ec)
-      return fail("cannot write '" + opts.reportFile + "': " + ec.message());
-    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(top))) << "\n";
+    if (!writeFile(opts.reportFile, [&](llvm::raw_ostream &os) {
+          os << llvm::formatv("{0:2}", llvm::json::Value(std::move(top))) << "\n";
+        }))
+      return 1;
   }
   return 0;
 }

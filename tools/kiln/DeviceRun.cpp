@@ -68,6 +68,7 @@ llvm::Expected<std::unique_ptr<DeviceRunner>> DeviceRunner::create(rt::Program p
   rt::Status s = runner->device->prepare(runner->prog);
   if (!s.isOk())
     return statusError(s, std::string("preparing the program on the ") + runner->device->name() + " device");
+  runner->findNonFiniteSteps = std::getenv("KILN_FIND_NONFINITE") != nullptr;
   runner->prepareTime = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return std::move(runner);
 }
@@ -75,35 +76,6 @@ llvm::Expected<std::unique_ptr<DeviceRunner>> DeviceRunner::create(rt::Program p
 llvm::Error DeviceRunner::uploadInitialState() {
   rt::Status s = device->write(rt::Region::persistent, 0, prog.initialPersistent.data(), prog.initialPersistent.size());
   return s.isOk() ? llvm::Error::success() : statusError(s, "writing the initial parameters");
-}
-
-llvm::Expected<std::vector<ref::Tensor>>
-DeviceRunner::runWithInputs(llvm::StringRef function, llvm::ArrayRef<std::pair<uint32_t, ref::Tensor>> inputs) {
-  uint32_t index = 0;
-  while (index < prog.functions.size() && prog.functions[index].name != function)
-    ++index;
-  if (index == prog.functions.size())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the program has no function @" + function.str());
-  const rt::FunctionDesc &fd = prog.functions[index];
-  std::vector<uint8_t> bytes;
-  for (const auto &[ti, value] : inputs) {
-    const rt::TensorDesc &t = fd.tensors[ti];
-    bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
-    value.toRaw(bytes.data());
-    if (rt::Status s = device->write(t.region, t.offset, bytes.data(), bytes.size()); !s.isOk())
-      return statusError(s, "writing input '" + t.name + "'");
-  }
-  if (rt::Status s = device->run(index); !s.isOk())
-    return statusError(s, "running @" + function.str() + " on the " + device->name() + " device");
-  std::vector<ref::Tensor> results;
-  for (uint32_t r : fd.results) {
-    const rt::TensorDesc &t = fd.tensors[r];
-    bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
-    if (rt::Status s = device->read(t.region, t.offset, bytes.data(), bytes.size()); !s.isOk())
-      return statusError(s, "reading result '" + t.name + "'");
-    results.push_back(ref::Tensor::fromRaw(toElemType(t.dtype), t.shape, bytes.data()));
-  }
-  return results;
 }
 
 /// Debugging aid (KILN_FIND_NONFINITE=1): runs growing prefixes of the
@@ -152,50 +124,66 @@ void DeviceRunner::findNonFinite(uint32_t index) {
   }
 }
 
-llvm::Expected<std::vector<ref::Tensor>> DeviceRunner::run(llvm::StringRef function,
-                                                           llvm::ArrayRef<ref::Tensor> args) {
-  uint32_t index = 0;
-  const rt::FunctionDesc *fd = nullptr;
-  for (; index < prog.functions.size(); ++index)
-    if (prog.functions[index].name == function) {
-      fd = &prog.functions[index];
-      break;
-    }
-  if (!fd)
+llvm::Expected<uint32_t> DeviceRunner::functionIndex(llvm::StringRef function) const {
+  for (uint32_t i = 0; i < prog.functions.size(); ++i)
+    if (prog.functions[i].name == function)
+      return i;
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "the program has no function @" + function.str());
+}
+
+llvm::Error DeviceRunner::write(const rt::FunctionDesc &fd, uint32_t tensor, const ref::Tensor &value) {
+  const rt::TensorDesc &t = fd.tensors[tensor];
+  if (value.type() != toElemType(t.dtype) || value.shape() != t.shape)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the program has no function @" + function.str());
-  if (args.size() != fd->args.size())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "@" + function.str() + " takes " + std::to_string(fd->args.size()) +
-                                       " arguments, got " + std::to_string(args.size()));
-  std::vector<uint8_t> bytes;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const rt::TensorDesc &t = fd->tensors[fd->args[i]];
-    if (args[i].type() != toElemType(t.dtype) || args[i].shape() != t.shape)
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "argument '" + t.name + "' of @" + function.str() +
-                                         " does not have the planned type");
-    bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
-    args[i].toRaw(bytes.data());
-    rt::Status s = device->write(t.region, t.offset, bytes.data(), bytes.size());
-    if (!s.isOk())
-      return statusError(s, "writing argument '" + t.name + "'");
-  }
-  if (std::getenv("KILN_FIND_NONFINITE"))
+                                   "'" + t.name + "' of @" + fd.name + " does not have the planned type");
+  bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
+  value.toRaw(bytes.data());
+  rt::Status s = device->write(t.region, t.offset, bytes.data(), bytes.size());
+  return s.isOk() ? llvm::Error::success() : statusError(s, "writing '" + t.name + "'");
+}
+
+llvm::Expected<std::vector<ref::Tensor>> DeviceRunner::runAndRead(uint32_t index) {
+  const rt::FunctionDesc &fd = prog.functions[index];
+  if (findNonFiniteSteps)
     findNonFinite(index);
-  rt::Status s = device->run(index);
-  if (!s.isOk())
-    return statusError(s, "running @" + function.str() + " on the " + device->name() + " device");
+  if (rt::Status s = device->run(index); !s.isOk())
+    return statusError(s, "running @" + fd.name + " on the " + device->name() + " device");
   std::vector<ref::Tensor> results;
-  for (uint32_t r : fd->results) {
-    const rt::TensorDesc &t = fd->tensors[r];
+  for (uint32_t r : fd.results) {
+    const rt::TensorDesc &t = fd.tensors[r];
     bytes.resize(static_cast<size_t>(t.numElements()) * rt::dtypeBytes(t.dtype));
-    rt::Status rs = device->read(t.region, t.offset, bytes.data(), bytes.size());
-    if (!rs.isOk())
-      return statusError(rs, "reading result '" + t.name + "'");
+    if (rt::Status s = device->read(t.region, t.offset, bytes.data(), bytes.size()); !s.isOk())
+      return statusError(s, "reading result '" + t.name + "'");
     results.push_back(ref::Tensor::fromRaw(toElemType(t.dtype), t.shape, bytes.data()));
   }
   return results;
+}
+
+llvm::Expected<std::vector<ref::Tensor>> DeviceRunner::run(llvm::StringRef function,
+                                                           llvm::ArrayRef<ref::Tensor> args) {
+  llvm::Expected<uint32_t> index = functionIndex(function);
+  if (!index)
+    return index.takeError();
+  const rt::FunctionDesc &fd = prog.functions[*index];
+  if (args.size() != fd.args.size())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "@" + function.str() + " takes " + std::to_string(fd.args.size()) +
+                                       " arguments, got " + std::to_string(args.size()));
+  for (size_t i = 0; i < args.size(); ++i)
+    if (llvm::Error e = write(fd, fd.args[i], args[i]))
+      return std::move(e);
+  return runAndRead(*index);
+}
+
+llvm::Expected<std::vector<ref::Tensor>>
+DeviceRunner::runWithInputs(llvm::StringRef function, llvm::ArrayRef<std::pair<uint32_t, ref::Tensor>> inputs) {
+  llvm::Expected<uint32_t> index = functionIndex(function);
+  if (!index)
+    return index.takeError();
+  for (const auto &[tensor, value] : inputs)
+    if (llvm::Error e = write(prog.functions[*index], tensor, value))
+      return std::move(e);
+  return runAndRead(*index);
 }
 
 } // namespace kiln::tool

@@ -60,8 +60,15 @@ public:
   double prepareSeconds() const { return prepareTime; }
 
 private:
+  llvm::Expected<uint32_t> functionIndex(llvm::StringRef function) const;
+  /// Writes `value` into tensor `tensor` of `fd` (type and shape checked).
+  llvm::Error write(const rt::FunctionDesc &fd, uint32_t tensor, const ref::Tensor &value);
+  /// Runs function `index` and reads its results.
+  llvm::Expected<std::vector<ref::Tensor>> runAndRead(uint32_t index);
   void findNonFinite(uint32_t function);
   rt::Program prog;
+  std::vector<uint8_t> bytes; ///< staging buffer of write/read
+  bool findNonFiniteSteps = false; ///< KILN_FIND_NONFINITE is set
   std::unique_ptr<rt::Device> device;
   std::string why;
   double prepareTime = 0;

@@ -156,31 +156,31 @@ int runArtifactForward(const Options &opts) {
     return reportError(runner.takeError());
   if (!(*runner)->note().empty())
     llvm::outs() << "device: " << (*runner)->note() << "\n";
-  std::vector<ref::Tensor> args;
+  if (llvm::Error e = (*runner)->uploadInitialState())
+    return reportError(std::move(e));
+  std::vector<std::pair<uint32_t, ref::Tensor>> inputs;
   for (uint32_t a : fd->args) {
     const rt::TensorDesc &t = fd->tensors[a];
-    ref::ElemType et = toElemType(t.dtype);
-    if (t.role != rt::TensorRole::input) {
-      args.push_back(ref::Tensor::fromRaw(et, t.shape, p.initialPersistent.data() + t.offset));
+    if (t.role != rt::TensorRole::input)
       continue;
-    }
+    ref::ElemType et = toElemType(t.dtype);
     auto it = given.find(t.name);
     if (it != given.end()) {
       auto v = readInput(t.name, it->second, et, t.shape);
       if (!v)
         return reportError(v.takeError());
-      args.push_back(std::move(*v));
+      inputs.emplace_back(a, std::move(*v));
       given.erase(it);
     } else {
       // The artifact does not say what an integer input indexes (classes,
       // vocabulary): random ones are 0 or 1, valid for every model; pass
       // --input for real labels or tokens.
-      args.push_back(randomInput(et, t.shape, opts.seed, t.name, 2));
+      inputs.emplace_back(a, randomInput(et, t.shape, opts.seed, t.name, 2));
     }
   }
   if (!given.empty())
     return fail("--input " + given.begin()->first() + ": @forward has no such input");
-  auto results = (*runner)->run("forward", args);
+  auto results = (*runner)->runWithInputs("forward", inputs);
   if (!results)
     return reportError(results.takeError());
   if (std::error_code ec = llvm::sys::fs::create_directories(opts.outputDir))

@@ -48,22 +48,6 @@ bool runFuseAndPlan(ModuleOp module) {
   return succeeded(pm.run(module));
 }
 
-namespace {
-
-/// Writes `text` to `path` ("-": stdout); false after printing the error.
-bool writeFile(const std::string &path, llvm::function_ref<void(llvm::raw_ostream &)> write) {
-  std::string error;
-  auto out = openOutputFile(path, &error);
-  if (!out) {
-    fail(error);
-    return false;
-  }
-  write(out->os());
-  out->keep();
-  return true;
-}
-
-} // namespace
 
 int runCompileFused(const Options &opts, ModuleOp module) {
   if (!runTrainingPipeline(module, /*withOptimizer=*/true))

@@ -13,6 +13,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -374,6 +375,18 @@ std::optional<std::vector<ref::Tensor>> runOnce(func::FuncOp fn, const Options &
     return std::nullopt;
   }
   return std::move(*results);
+}
+
+bool writeFile(const std::string &path, llvm::function_ref<void(llvm::raw_ostream &)> write) {
+  std::string error;
+  auto out = openOutputFile(path, &error);
+  if (!out) {
+    fail(error);
+    return false;
+  }
+  write(out->os());
+  out->keep();
+  return true;
 }
 
 } // namespace kiln::tool

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 
@@ -75,6 +76,10 @@ int fail(const llvm::Twine &message);
 /// Prints an error that already says where (the interpreter's read
 /// `file:line:col: error: ...`) and returns the exit code 1.
 int reportError(llvm::Error err);
+
+/// Writes what `write` prints to `path` ("-": stdout); false after
+/// printing the error.
+bool writeFile(const std::string &path, llvm::function_ref<void(llvm::raw_ostream &)> write);
 
 /// Loads a .kiln model (frontend) or a .mlir module; null after printing
 /// errors. `sourceMgr` receives a .mlir model's buffer; it must outlive the
