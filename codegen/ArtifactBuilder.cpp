@@ -238,6 +238,11 @@ LogicalResult Builder::library(FusionOp fusion, rt::Step &step, std::optional<rt
     lib.params = {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], s[0], s[1],
                   p[0], p[1], p[2], p[3], dl[0], dl[1], groups};
   };
+  auto poolParams = [&](ArrayRef<int64_t> x, ArrayRef<int64_t> y, ArrayRef<int64_t> w, ArrayRef<int64_t> s,
+                        ArrayRef<int64_t> pd, PoolKind kind, bool countIncludePad) {
+    lib.params = {x[0], x[1], x[2], x[3], y[2], y[3], w[0], w[1], s[0], s[1], pd[0], pd[1], pd[2], pd[3],
+                  kind == PoolKind::max ? 1 : 0, countIncludePad ? 1 : 0};
+  };
   if (auto c = dyn_cast<Conv2dOp>(main)) {
     lib.op = rt::LibraryOp::conv2d;
     convParams(shape(c.getInput()), shape(c.getFilter()), shape(c.getResult()), c.getStrides(), c.getPadding(),
@@ -258,18 +263,14 @@ LogicalResult Builder::library(FusionOp fusion, rt::Step &step, std::optional<rt
       return failure();
   } else if (auto p = dyn_cast<Pool2dOp>(main)) {
     lib.op = rt::LibraryOp::pool2d;
-    ArrayRef<int64_t> x = shape(p.getInput()), y = shape(p.getResult()), w = p.getWindow(), s = p.getStrides(),
-                      pd = p.getPadding();
-    lib.params = {x[0], x[1], x[2], x[3], y[2], y[3], w[0], w[1], s[0], s[1], pd[0], pd[1], pd[2], pd[3],
-                  p.getKind() == PoolKind::max ? 1 : 0, p.getCountIncludePad() ? 1 : 0};
+    poolParams(shape(p.getInput()), shape(p.getResult()), p.getWindow(), p.getStrides(), p.getPadding(),
+               p.getKind(), p.getCountIncludePad());
     if (failed(addArg(inputTensor(p.getInput()))))
       return failure();
   } else if (auto p = dyn_cast<Pool2dGradOp>(main)) {
     lib.op = rt::LibraryOp::pool2d_grad;
-    ArrayRef<int64_t> x = shape(p.getInput()), y = shape(p.getDy()), w = p.getWindow(), s = p.getStrides(),
-                      pd = p.getPadding();
-    lib.params = {x[0], x[1], x[2], x[3], y[2], y[3], w[0], w[1], s[0], s[1], pd[0], pd[1], pd[2], pd[3],
-                  p.getKind() == PoolKind::max ? 1 : 0, p.getCountIncludePad() ? 1 : 0};
+    poolParams(shape(p.getInput()), shape(p.getDy()), p.getWindow(), p.getStrides(), p.getPadding(),
+               p.getKind(), p.getCountIncludePad());
     if (failed(addArg(inputTensor(p.getInput()))) || failed(addArg(inputTensor(p.getDy()))))
       return failure();
   }

@@ -83,6 +83,15 @@ ref::Tensor gather(const npy::Array &arr, const rt::TensorDesc &t, llvm::ArrayRe
   return ref::Tensor::fromRaw(toElemType(t.dtype), t.shape, bytes.data());
 }
 
+/// The batch of every input of `d` (as tensors of `fd`) made of samples `idx`.
+std::vector<std::pair<uint32_t, ref::Tensor>> batchOf(const Data &d, const rt::FunctionDesc &fd,
+                                                      llvm::ArrayRef<int64_t> idx) {
+  std::vector<std::pair<uint32_t, ref::Tensor>> inputs;
+  for (size_t i = 0; i < d.args.size(); ++i)
+    inputs.emplace_back(d.args[i], gather(d.arrays[i], fd.tensors[d.args[i]], idx));
+  return inputs;
+}
+
 } // namespace
 
 int runTrainArtifact(const Options &opts) {
@@ -143,10 +152,7 @@ int runTrainArtifact(const Options &opts) {
       lossSum = 0;
     }
     llvm::ArrayRef<int64_t> idx(order.data() + b * batch, static_cast<size_t>(batch));
-    std::vector<std::pair<uint32_t, ref::Tensor>> inputs;
-    for (size_t i = 0; i < train.args.size(); ++i)
-      inputs.emplace_back(train.args[i], gather(train.arrays[i], step->tensors[train.args[i]], idx));
-    auto results = dev.runWithInputs("train_step", inputs);
+    auto results = dev.runWithInputs("train_step", batchOf(train, *step, idx));
     if (!results)
       return reportError(results.takeError());
     const double loss = (*results)[0].getDouble(0);
@@ -164,9 +170,7 @@ int runTrainArtifact(const Options &opts) {
       for (int64_t begin = 0; begin + eb <= test.samples; begin += eb, ++batches) {
         for (int64_t j = 0; j < eb; ++j)
           eidx[j] = begin + j;
-        std::vector<std::pair<uint32_t, ref::Tensor>> in;
-        for (size_t i = 0; i < test.args.size(); ++i)
-          in.emplace_back(test.args[i], gather(test.arrays[i], eval->tensors[test.args[i]], eidx));
+        auto in = batchOf(test, *eval, eidx);
         auto r = dev.runWithInputs("eval", in);
         if (!r)
           return reportError(r.takeError());
